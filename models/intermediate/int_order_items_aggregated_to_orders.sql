@@ -1,0 +1,8 @@
+-- Order lines summed per order, in the order's own currency.
+select
+    order_id,
+    count(*) as line_count,
+    sum(quantity) as unit_count,
+    sum(quantity * unit_price) as gross_amount
+from {{ ref('stg_shop__order_items') }}
+group by order_id

@@ -1,0 +1,51 @@
+-- One row per order: its lifecycle, its lines summed, and its value in EUR.
+with
+
+lifecycle as (
+    select
+        order_id,
+        customer_id,
+        placed_at,
+        channel,
+        currency_code,
+        shipping_country_code,
+        shipped_at,
+        delivered_at,
+        cancelled_at,
+        returned_at,
+        order_status
+    from {{ ref('int_orders_pivoted_to_lifecycle') }}
+),
+
+order_totals as (
+    select order_id, line_count, unit_count, gross_amount
+    from {{ ref('int_order_items_aggregated_to_orders') }}
+),
+
+currencies as (
+    select currency_code, eur_per_unit from {{ ref('currencies') }}
+)
+
+select
+    lifecycle.order_id,
+    lifecycle.customer_id,
+    lifecycle.placed_at,
+    cast(lifecycle.placed_at as date) as placed_date,
+    lifecycle.channel,
+    lifecycle.shipping_country_code,
+    lifecycle.order_status,
+    lifecycle.shipped_at,
+    lifecycle.delivered_at,
+    lifecycle.cancelled_at,
+    lifecycle.returned_at,
+    coalesce(order_totals.line_count, 0) as line_count,
+    coalesce(order_totals.unit_count, 0) as unit_count,
+    lifecycle.currency_code,
+    cast(coalesce(order_totals.gross_amount, 0) as decimal(14, 2)) as gross_amount,
+    cast(coalesce(order_totals.gross_amount, 0) * currencies.eur_per_unit as decimal(14, 2))
+        as gross_amount_eur
+from lifecycle
+left join order_totals
+    on lifecycle.order_id = order_totals.order_id
+left join currencies
+    on lifecycle.currency_code = currencies.currency_code

@@ -1,0 +1,51 @@
+{#-
+    Every landed customers row, typed, with the first hard rule it breaks and its delivery
+    number among identical re-deliveries. Staging keeps the clean first deliveries; the
+    audit layer keeps the rest.
+-#}
+with
+
+landed as (
+    select * from {{ source('shop', 'customers') }}
+    where {{ ingest_window('ingest_date') }}
+),
+
+typed as (
+    select
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(email as {{ dbt.type_string() }}) as email,
+        cast(phone as {{ dbt.type_string() }}) as phone,
+        cast(birth_date as date) as birth_date,
+        cast(country_code as {{ dbt.type_string() }}) as country_code,
+        cast(city as {{ dbt.type_string() }}) as city,
+        cast(postal_code as {{ dbt.type_string() }}) as postal_code,
+        cast(segment as {{ dbt.type_string() }}) as segment,
+        cast(marketing_opt_in as {{ dbt.type_boolean() }}) as is_marketing_opt_in,
+        cast(preferred_language as {{ dbt.type_string() }}) as preferred_language,
+        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
+        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+        coalesce(cast(is_deleted as {{ dbt.type_boolean() }}), false) as is_deleted,
+        ingest_date as _ingest_date,
+        filename as _source_file,
+        {{ record_to_json('landed') }} as _raw_record
+    from landed
+),
+
+checked as (
+    select
+        *,
+        {{ first_failed_rule([
+            ('null_key', 'customer_id is null or updated_at is null'),
+            ('future_timestamp',
+                'updated_at > ' ~ dbt.dateadd('day', 1, 'cast(_ingest_date as ' ~ dbt.type_timestamp() ~ ')')),
+        ]) }} as _rejection_reason
+    from typed
+)
+
+select
+    *,
+    case when _rejection_reason is null then row_number() over (
+        partition by _rejection_reason, customer_id, updated_at
+        order by _ingest_date, _source_file
+    ) end as _delivery_number
+from checked

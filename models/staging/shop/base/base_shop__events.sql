@@ -1,0 +1,51 @@
+{#-
+    Every landed clickstream event, typed and checked. Late events (event_at days before the
+    partition) are normal and kept; an event_at after the day following its landing, or
+    before the business existed, is a device clock error and is quarantined.
+-#}
+with
+
+landed as (
+    select * from {{ source('shop', 'events') }}
+    where {{ ingest_window('ingest_date') }}
+),
+
+typed as (
+    select
+        cast(event_id as {{ dbt.type_string() }}) as event_id,
+        cast(session_id as {{ dbt.type_string() }}) as session_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(anonymous_id as {{ dbt.type_string() }}) as anonymous_id,
+        cast(event_type as {{ dbt.type_string() }}) as event_type,
+        cast(event_at as {{ dbt.type_timestamp() }}) as event_at,
+        cast(page_url as {{ dbt.type_string() }}) as page_url,
+        cast(search_query as {{ dbt.type_string() }}) as search_query,
+        cast(product_id as {{ dbt.type_string() }}) as product_id,
+        cast(device as {{ dbt.type_string() }}) as device,
+        cast(ip_address as {{ dbt.type_string() }}) as ip_address,
+        ingest_date as _ingest_date,
+        filename as _source_file,
+        {{ record_to_json('landed') }} as _raw_record
+    from landed
+),
+
+checked as (
+    select
+        *,
+        {{ first_failed_rule([
+            ('null_key', 'event_id is null or session_id is null or event_at is null'),
+            ('future_timestamp',
+                'event_at > ' ~ dbt.dateadd('day', 1, 'cast(_ingest_date as ' ~ dbt.type_timestamp() ~ ')')),
+            ('timestamp_before_business_start',
+                "event_at < cast('" ~ validated_date_var('business_start_date') ~ "' as " ~ dbt.type_timestamp() ~ ")"),
+        ]) }} as _rejection_reason
+    from typed
+)
+
+select
+    *,
+    case when _rejection_reason is null then row_number() over (
+        partition by _rejection_reason, event_id
+        order by _ingest_date, _source_file
+    ) end as _delivery_number
+from checked

@@ -1,0 +1,43 @@
+{#-
+    Every landed order line, typed and checked. `quantity` is cast with safe_cast because one
+    day's file delivered it as text: values that do not parse are quarantined as
+    unparseable_value rather than failing the build or turning into silent nulls.
+-#}
+with
+
+landed as (
+    select * from {{ source('shop', 'order_items') }}
+    where {{ ingest_window('ingest_date') }}
+),
+
+typed as (
+    select
+        cast(order_id as {{ dbt.type_string() }}) as order_id,
+        cast(line_number as {{ dbt.type_int() }}) as line_number,
+        cast(product_id as {{ dbt.type_string() }}) as product_id,
+        {{ dbt.safe_cast('quantity', dbt.type_bigint()) }} as quantity,
+        cast(unit_price as decimal(12, 2)) as unit_price,
+        ingest_date as _ingest_date,
+        filename as _source_file,
+        {{ record_to_json('landed') }} as _raw_record
+    from landed
+),
+
+checked as (
+    select
+        *,
+        {{ first_failed_rule([
+            ('null_key', 'order_id is null or line_number is null or product_id is null'),
+            ('unparseable_value', 'quantity is null or unit_price is null'),
+            ('negative_quantity', 'quantity < 0'),
+        ]) }} as _rejection_reason
+    from typed
+)
+
+select
+    *,
+    case when _rejection_reason is null then row_number() over (
+        partition by _rejection_reason, order_id, line_number
+        order by _ingest_date, _source_file
+    ) end as _delivery_number
+from checked

@@ -1,0 +1,53 @@
+{#-
+    Every landed order status record, typed and checked against the hard rules: a status
+    record needs its keys, a currency we can convert, and a status time no later than the
+    day after it landed.
+-#}
+with
+
+landed as (
+    select * from {{ source('shop', 'orders') }}
+    where {{ ingest_window('ingest_date') }}
+),
+
+known_currencies as (
+    select currency_code from {{ ref('currencies') }}
+),
+
+typed as (
+    select
+        cast(order_id as {{ dbt.type_string() }}) as order_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(status as {{ dbt.type_string() }}) as status,
+        cast(placed_at as {{ dbt.type_timestamp() }}) as placed_at,
+        cast(status_at as {{ dbt.type_timestamp() }}) as status_at,
+        cast(channel as {{ dbt.type_string() }}) as channel,
+        upper(cast(currency as {{ dbt.type_string() }})) as currency_code,
+        cast(shipping_country_code as {{ dbt.type_string() }}) as shipping_country_code,
+        ingest_date as _ingest_date,
+        filename as _source_file,
+        {{ record_to_json('landed') }} as _raw_record
+    from landed
+),
+
+checked as (
+    select
+        typed.*,
+        {{ first_failed_rule([
+            ('null_key', 'typed.order_id is null or typed.customer_id is null or typed.status is null'),
+            ('unknown_currency', 'known_currencies.currency_code is null'),
+            ('future_timestamp',
+                'typed.status_at > ' ~ dbt.dateadd('day', 1, 'cast(typed._ingest_date as ' ~ dbt.type_timestamp() ~ ')')),
+        ]) }} as _rejection_reason
+    from typed
+    left join known_currencies
+        on typed.currency_code = known_currencies.currency_code
+)
+
+select
+    *,
+    case when _rejection_reason is null then row_number() over (
+        partition by _rejection_reason, order_id, status
+        order by _ingest_date, _source_file
+    ) end as _delivery_number
+from checked

@@ -1,0 +1,43 @@
+{#-
+    Every landed row of the daily catalogue dumps, typed and checked. A dump is the state of
+    the catalogue that day, so the same product on two days is two observations, not a
+    duplicate; only a repeat within one day's dump is.
+-#}
+with
+
+landed as (
+    select * from {{ source('shop', 'products') }}
+    where {{ ingest_window('ingest_date') }}
+),
+
+typed as (
+    select
+        cast(product_id as {{ dbt.type_string() }}) as product_id,
+        cast(product_name as {{ dbt.type_string() }}) as product_name,
+        cast(category as {{ dbt.type_string() }}) as raw_category,
+        cast(list_price as decimal(12, 2)) as list_price_eur,
+        cast(is_active as {{ dbt.type_boolean() }}) as is_active,
+        cast(updated_at as {{ dbt.type_timestamp() }}) as extracted_at,
+        ingest_date as _ingest_date,
+        filename as _source_file,
+        {{ record_to_json('landed') }} as _raw_record
+    from landed
+),
+
+checked as (
+    select
+        *,
+        {{ first_failed_rule([
+            ('null_key', 'product_id is null'),
+            ('negative_price', 'list_price_eur < 0'),
+        ]) }} as _rejection_reason
+    from typed
+)
+
+select
+    *,
+    case when _rejection_reason is null then row_number() over (
+        partition by _rejection_reason, product_id, _ingest_date
+        order by _source_file
+    ) end as _delivery_number
+from checked

@@ -1,0 +1,16 @@
+"""The warehouse's single Dagster code location."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from orchestration.assets import raw_source_specs, warehouse_dbt_assets
+from orchestration.resources import dbt_resource
+from orchestration.schedules import daily_warehouse_job, daily_warehouse_schedule
+
+defs = Definitions(
+    assets=[*raw_source_specs(), warehouse_dbt_assets],
+    jobs=[daily_warehouse_job],
+    schedules=[daily_warehouse_schedule],
+    resources={"dbt": dbt_resource},
+)

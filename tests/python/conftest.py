@@ -1,0 +1,104 @@
+"""Shared fixtures: a lake and warehouse built from generated data in a temporary folder.
+
+Nothing here touches data/ or target/ of the checkout, so the suite can run beside
+`make run` and never depends on what an earlier run left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+# Small but complete: every defect rule fires, the drift day falls inside the backfill,
+# and two daily runs after it give the snapshots a history.
+SAMPLE = {"seed": 7, "customers": 400, "start_date": "2026-03-01", "backfill_days": 10}
+DAILY_RUNS = 2
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    root: Path
+    lake: Path
+    database: Path
+    env: dict[str, str]
+    backfill_days: int
+    daily_runs: int
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.database), read_only=True)
+
+    def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_dbt(self.env, *args, check=check)
+
+
+def warehouse_env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        WAREHOUSE_TARGET="ci",
+        WAREHOUSE_LAKE_DIR=str(root / "lake"),
+        WAREHOUSE_DUCKDB_PATH=str(root / "warehouse.duckdb"),
+        DBT_PROFILES_DIR=str(REPO_ROOT / "profiles"),
+        DBT_TARGET_PATH=str(root / "target"),
+        DBT_LOG_PATH=str(root / "logs"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    return env
+
+
+def run_dbt(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(BIN / "dbt"), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+    return result
+
+
+def run_generator(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "generator", *args], cwd=REPO_ROOT, check=True)
+
+
+def build_sample_warehouse(root: Path, backfill_days: int, daily_runs: int) -> Warehouse:
+    env = warehouse_env(root)
+    warehouse = Warehouse(
+        root=root,
+        lake=root / "lake",
+        database=root / "warehouse.duckdb",
+        env=env,
+        backfill_days=backfill_days,
+        daily_runs=daily_runs,
+    )
+    run_generator(
+        "generate",
+        f"--seed={SAMPLE['seed']}",
+        f"--customers={SAMPLE['customers']}",
+        f"--start-date={SAMPLE['start_date']}",
+        f"--days={backfill_days}",
+        f"--out={warehouse.lake}",
+    )
+    warehouse.dbt("build")
+    for _ in range(daily_runs):
+        run_generator("append", f"--out={warehouse.lake}", "--days=1")
+        warehouse.dbt("build")
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """The sample warehouse after a backfill and two daily runs (about a minute to build)."""
+    root = tmp_path_factory.mktemp("warehouse")
+    yield build_sample_warehouse(root, SAMPLE["backfill_days"], DAILY_RUNS)
