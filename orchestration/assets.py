@@ -4,7 +4,6 @@ Raw sources are external assets (the lake is filled by the shop's export, not by
 lineage in the UI starts at the files. dbt tests become asset checks on their models.
 """
 
-
 import json
 from collections.abc import Mapping
 from typing import Any

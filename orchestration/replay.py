@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from datetime import date
-from pathlib import Path
 
 import duckdb
 from dagster import DagsterInstance, materialize

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+MONITORING_PACKAGE = Path(__file__).resolve().parent.parent / "monitoring/dbt_packages/elementary"
+
 LAYERS = ("reference", "staging", "audit", "snapshots", "intermediate", "marts", "ml")
 
 
@@ -55,8 +57,18 @@ def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None
     print(f"Snapshot history: {versions:,} versions of {customers:,} customers")
     print(
         f"\nML table: ml.ml_customer_features in {database}\n"
-        f"  open it: .venv/bin/python -c \"import duckdb; "
+        f'  open it: .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{database}', read_only=True).sql('from ml.ml_customer_features "
         f"limit 5'))\"\n"
         "  browse the asset graph and this run's checks: make ui  (http://127.0.0.1:3000)"
+    )
+    print(monitoring_status())
+
+
+def monitoring_status() -> str:
+    if MONITORING_PACKAGE.is_dir():
+        return "Monitoring (Elementary): installed in monitoring/; build it with `make monitor`."
+    return (
+        "Monitoring (Elementary) is off: monitoring/dbt_packages/ has no elementary package "
+        "(it comes from dbt Hub; see the README's Monitoring section)."
     )

@@ -8,25 +8,25 @@
 with
 
 {% for source_name in sources %}
-{{ source_name }}_rejected as (
-    select
-        '{{ source_name }}' as source_name,
-        _ingest_date as ingest_date,
-        _source_file as source_file,
-        _rejection_reason as rejection_reason,
-        _raw_record as raw_record
-    from {{ ref('base_shop__' ~ source_name) }}
-    where _rejection_reason is not null
-){{ "," if not loop.last }}
+    {{ source_name }}_rejected as (
+        select
+            '{{ source_name }}' as source_name,
+            _ingest_date as ingest_date,
+            _source_file as source_file,
+            _rejection_reason as rejection_reason,
+            _raw_record as raw_record
+        from {{ ref('base_shop__' ~ source_name) }}
+        where _rejection_reason is not null
+    ){{ "," if not loop.last }}
 {% endfor %}
 
 {% for source_name in sources %}
-select
-    source_name,
-    ingest_date,
-    source_file,
-    rejection_reason,
-    raw_record
-from {{ source_name }}_rejected
-{% if not loop.last %}union all{% endif %}
+    select
+        source_name,
+        ingest_date,
+        source_file,
+        rejection_reason,
+        raw_record
+    from {{ source_name }}_rejected
+    {% if not loop.last %}union all{% endif %}
 {% endfor %}

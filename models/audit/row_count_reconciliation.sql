@@ -9,51 +9,75 @@
 with
 
 {% for source_name in sources %}
-{{ source_name }}_landed as (
-    select '{{ source_name }}' as source_name, ingest_date, count(*) as rows_landed
-    from {{ source('shop', source_name) }}
-    where {{ ingest_window('ingest_date') }}
-    group by ingest_date
-),
+    {{ source_name }}_landed as (
+        select
+            '{{ source_name }}' as source_name,
+            ingest_date,
+            count(*) as rows_landed
+        from {{ source('shop', source_name) }}
+        where {{ ingest_window('ingest_date') }}
+        group by ingest_date
+    ),
 
-{{ source_name }}_kept as (
-    select '{{ source_name }}' as source_name, _ingest_date as ingest_date, count(*) as rows_kept
-    from {{ ref('stg_shop__' ~ source_name) }}
-    group by _ingest_date
-),
+    {{ source_name }}_kept as (
+        select
+            '{{ source_name }}' as source_name,
+            _ingest_date as ingest_date,
+            count(*) as rows_kept
+        from {{ ref('stg_shop__' ~ source_name) }}
+        group by _ingest_date
+    ),
 
-{{ source_name }}_duplicates as (
-    select '{{ source_name }}' as source_name, _ingest_date as ingest_date, count(*) as rows_duplicate
-    from {{ ref('base_shop__' ~ source_name) }}
-    where _delivery_number > 1
-    group by _ingest_date
-),
+    {{ source_name }}_duplicates as (
+        select
+            '{{ source_name }}' as source_name,
+            _ingest_date as ingest_date,
+            count(*) as rows_duplicate
+        from {{ ref('base_shop__' ~ source_name) }}
+        where _delivery_number > 1
+        group by _ingest_date
+    ),
 
 {% endfor %}
 
 landed as (
     {% for source_name in sources %}
-    select source_name, ingest_date, rows_landed from {{ source_name }}_landed
-    {% if not loop.last %}union all{% endif %}
+        select
+            source_name,
+            ingest_date,
+            rows_landed
+        from {{ source_name }}_landed
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 kept as (
     {% for source_name in sources %}
-    select source_name, ingest_date, rows_kept from {{ source_name }}_kept
-    {% if not loop.last %}union all{% endif %}
+        select
+            source_name,
+            ingest_date,
+            rows_kept
+        from {{ source_name }}_kept
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 duplicates as (
     {% for source_name in sources %}
-    select source_name, ingest_date, rows_duplicate from {{ source_name }}_duplicates
-    {% if not loop.last %}union all{% endif %}
+        select
+            source_name,
+            ingest_date,
+            rows_duplicate
+        from {{ source_name }}_duplicates
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 quarantined as (
-    select source_name, ingest_date, count(*) as rows_quarantined
+    select
+        source_name,
+        ingest_date,
+        count(*) as rows_quarantined
     from {{ ref('quarantined_rows') }}
     group by source_name, ingest_date
 )

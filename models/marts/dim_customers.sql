@@ -21,7 +21,11 @@ current_versions as (
 ),
 
 countries as (
-    select country_code, country_name, region from {{ ref('countries') }}
+    select
+        country_code,
+        country_name,
+        region
+    from {{ ref('countries') }}
 )
 
 select

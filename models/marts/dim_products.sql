@@ -14,7 +14,11 @@ current_versions as (
 ),
 
 category_map as (
-    select raw_category, category, department from {{ ref('category_map') }}
+    select
+        raw_category,
+        category,
+        department
+    from {{ ref('category_map') }}
 )
 
 select

@@ -18,12 +18,19 @@ lifecycle as (
 ),
 
 order_totals as (
-    select order_id, line_count, unit_count, gross_amount
+    select
+        order_id,
+        line_count,
+        unit_count,
+        gross_amount
     from {{ ref('int_order_items_aggregated_to_orders') }}
 ),
 
 currencies as (
-    select currency_code, eur_per_unit from {{ ref('currencies') }}
+    select
+        currency_code,
+        eur_per_unit
+    from {{ ref('currencies') }}
 )
 
 select

@@ -55,7 +55,9 @@ def warehouse_env(root: Path) -> dict[str, str]:
     return env
 
 
-def run_dbt(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_dbt(
+    env: dict[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(BIN / "dbt"), *args],
         cwd=REPO_ROOT,
@@ -64,7 +66,9 @@ def run_dbt(env: dict[str, str], *args: str, check: bool = True) -> subprocess.C
         text=True,
     )
     if check and result.returncode != 0:
-        pytest.fail(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+        pytest.fail(
+            f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+        )
     return result
 
 

@@ -67,14 +67,22 @@ def test_rows_reconcile_with_the_generators_own_counts(warehouse: Warehouse) -> 
 
 def test_every_defect_rule_is_exercised(warehouse: Warehouse) -> None:
     with warehouse.connect() as connection:
-        rules = {row[0] for row in connection.execute(
-            "select distinct rejection_reason from audit.quarantined_rows"
-        ).fetchall()}
+        rules = {
+            row[0]
+            for row in connection.execute(
+                "select distinct rejection_reason from audit.quarantined_rows"
+            ).fetchall()
+        }
         (duplicates,) = connection.execute(
             "select sum(rows_duplicate) from audit.row_count_reconciliation"
         ).fetchone()
-    assert {"null_key", "unknown_currency", "negative_quantity", "unparseable_value",
-            "future_timestamp"} <= rules
+    assert {
+        "null_key",
+        "unknown_currency",
+        "negative_quantity",
+        "unparseable_value",
+        "future_timestamp",
+    } <= rules
     assert duplicates > 0
 
 
@@ -152,7 +160,11 @@ def test_a_malformed_date_var_is_refused_before_any_sql_runs(
     warehouse: Warehouse, var_value: str
 ) -> None:
     result = warehouse.dbt(
-        "compile", "--select", "base_shop__orders", "--vars", f"{{min_date: \"{var_value}\"}}",
+        "compile",
+        "--select",
+        "base_shop__orders",
+        "--vars",
+        f'{{min_date: "{var_value}"}}',
         check=False,
     )
     assert result.returncode != 0

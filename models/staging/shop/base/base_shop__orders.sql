@@ -47,7 +47,8 @@ checked as (
 select
     *,
     case when _rejection_reason is null then row_number() over (
-        partition by _rejection_reason, order_id, status
-        order by _ingest_date, _source_file
-    ) end as _delivery_number
+                partition by _rejection_reason, order_id, status
+                order by _ingest_date, _source_file
+            )
+    end as _delivery_number
 from checked
