@@ -67,7 +67,10 @@ def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None
 
 def monitoring_status() -> str:
     if MONITORING_PACKAGE.is_dir():
-        return "Monitoring (Elementary): installed in monitoring/; build it with `cd monitoring && ../.venv/bin/dbt build`."
+        return (
+            "Monitoring (Elementary): installed; build it with "
+            "`cd monitoring && ../.venv/bin/dbt build`."
+        )
     return (
         "Monitoring (Elementary) is off: monitoring/dbt_packages/ has no elementary package "
         "(it comes from dbt Hub; see the README's Monitoring section)."
