@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
+# The venv's dbt, dagster and sqlfluff come first, for tools that look commands up on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 

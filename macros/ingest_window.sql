@@ -1,7 +1,15 @@
 {#
-    The slice of the lake a run reads: ingest dates between the vars min_date and max_date
-    (inclusive). The vars arrive from the command line and from Dagster partitions, so they
-    are checked to be plain ISO dates before they are put into SQL.
+    Which ingest dates a run reads and rewrites.
+
+    The vars min_date and max_date bound the lake partitions a run reads (Dagster's daily
+    partitions set them; the defaults mean "everything"). They come from the command line,
+    so they are checked to be plain ISO dates before they reach SQL.
+
+    Incremental models rewrite whole ingest dates: from `incremental_window_start()` to
+    max_date. That start is lookback_days before min_date when min_date is given, else
+    lookback_days before the newest ingest date the model already holds, so a file that
+    lands late in a recent partition is still picked up, and re-running a day replaces it
+    instead of adding to it.
 #}
 {% macro validated_date_var(name) -%}
     {%- set value = var(name) | string -%}
@@ -10,10 +18,53 @@
             "var '" ~ name ~ "' must be a date written YYYY-MM-DD, got '" ~ value ~ "'"
         ) }}
     {%- endif -%}
+    {%- set parsed = modules.datetime.date.fromisoformat(value) -%}
     {{ return(value) }}
 {%- endmacro %}
 
+{% macro lookback_days() -%}
+    {%- set value = var('lookback_days') | string -%}
+    {%- if not modules.re.fullmatch('[0-9]{1,3}', value) -%}
+        {{ exceptions.raise_compiler_error("var 'lookback_days' must be a whole number of days, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value | int) }}
+{%- endmacro %}
+
+{% macro days_before(iso_date, days) -%}
+    {%- set day = modules.datetime.date.fromisoformat(iso_date | string) -%}
+    {{ return((day - modules.datetime.timedelta(days=days)).isoformat()) }}
+{%- endmacro %}
+
+{% macro min_date_is_set() -%}
+    {{ return(validated_date_var('min_date') != '1900-01-01') }}
+{%- endmacro %}
+
+{# Lower bound of the lake partitions read: min_date, widened by the lookback when set. #}
+{% macro lake_window_start() -%}
+    {%- if min_date_is_set() -%}
+        {{ return(days_before(validated_date_var('min_date'), lookback_days())) }}
+    {%- endif -%}
+    {{ return(validated_date_var('min_date')) }}
+{%- endmacro %}
+
 {% macro ingest_window(column) -%}
-    {{ column }} between cast('{{ validated_date_var("min_date") }}' as date)
+    {{ column }} between cast('{{ lake_window_start() }}' as date)
+        and cast('{{ validated_date_var("max_date") }}' as date)
+{%- endmacro %}
+
+{# First ingest date an incremental model rewrites in this run. #}
+{% macro incremental_window_start(date_column='_ingest_date') -%}
+    {%- if min_date_is_set() or not is_incremental() or not execute -%}
+        {{ return(lake_window_start()) }}
+    {%- endif -%}
+    {%- set newest = run_query('select max(' ~ date_column ~ ') from ' ~ this).columns[0].values()[0] -%}
+    {%- if newest is none -%}
+        {{ return(lake_window_start()) }}
+    {%- endif -%}
+    {{ return(days_before(newest, lookback_days())) }}
+{%- endmacro %}
+
+{% macro incremental_window(column, date_column='_ingest_date') -%}
+    {{ column }} between cast('{{ incremental_window_start(date_column) }}' as date)
         and cast('{{ validated_date_var("max_date") }}' as date)
 {%- endmacro %}

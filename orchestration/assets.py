@@ -8,9 +8,17 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration.datasets import publish_latest
 from orchestration.project import lake_dir, warehouse_project
 
 # dbt folders (the second element of a node's fqn) and the Dagster group each lands in.
@@ -69,3 +77,22 @@ def raw_source_specs() -> list[AssetSpec]:
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build` of the selected seeds, models and snapshots, with their tests as checks."""
     yield from dbt.cli(["build"], context=context).stream()
+
+
+@asset(
+    deps=[AssetKey("ml_dataset_versions")],
+    group_name="ml",
+    kinds={"ducklake", "parquet"},
+)
+def dataset_publication() -> MaterializeResult:
+    """The newest registered dataset version, published to the DuckLake catalog (a snapshot
+    id to time-travel to) and exported as Parquet under a path named by its version."""
+    publication = publish_latest()
+    return MaterializeResult(
+        metadata={
+            "version_id": publication.version_id,
+            "ducklake_snapshot_id": publication.ducklake_snapshot_id,
+            "fingerprint": publication.fingerprint,
+            "export_path": MetadataValue.path(str(publication.export_path)),
+        }
+    )

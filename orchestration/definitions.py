@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from orchestration.assets import raw_source_specs, warehouse_dbt_assets
+from orchestration.assets import dataset_publication, raw_source_specs, warehouse_dbt_assets
 from orchestration.resources import dbt_resource
 from orchestration.schedules import daily_warehouse_job, daily_warehouse_schedule
 
 defs = Definitions(
-    assets=[*raw_source_specs(), warehouse_dbt_assets],
+    assets=[*raw_source_specs(), warehouse_dbt_assets, dataset_publication],
     jobs=[daily_warehouse_job],
     schedules=[daily_warehouse_schedule],
     resources={"dbt": dbt_resource},

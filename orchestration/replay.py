@@ -19,7 +19,8 @@ from datetime import date
 import duckdb
 from dagster import DagsterInstance, materialize
 
-from orchestration.assets import warehouse_dbt_assets
+from orchestration.assets import dataset_publication, warehouse_dbt_assets
+from orchestration.datasets import exports_dir, lakehouse_dir
 from orchestration.project import data_dir, duckdb_path, lake_dir
 from orchestration.resources import dbt_resource
 from orchestration.summary import print_summary
@@ -46,7 +47,7 @@ def run_generator(*args: str) -> None:
 def build(instance: DagsterInstance, label: str) -> None:
     started = time.monotonic()
     result = materialize(
-        [warehouse_dbt_assets],
+        [warehouse_dbt_assets, dataset_publication],
         resources={"dbt": dbt_resource},
         instance=instance,
         tags={"warehouse/replay": label},
@@ -66,7 +67,7 @@ def build(instance: DagsterInstance, label: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     # `make run` always starts from a fresh sample, so it gives the same tables every time.
-    for stale in (lake_dir(), duckdb_path()):
+    for stale in (lake_dir(), duckdb_path(), lakehouse_dir(), exports_dir()):
         if stale.is_dir():
             shutil.rmtree(stale)
         elif stale.exists():

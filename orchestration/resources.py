@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from dagster_dbt import DbtCliResource
 
-from orchestration.project import warehouse_project
-
-# The dbt installed beside this Python, so a run never picks up another dbt from PATH.
-DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+from orchestration.project import DBT_EXECUTABLE, warehouse_project
 
 dbt_resource = DbtCliResource(project_dir=warehouse_project, dbt_executable=str(DBT_EXECUTABLE))

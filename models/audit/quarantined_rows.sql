@@ -1,9 +1,15 @@
 {#-
     Every landed row that broke a hard rule, with the rule, where it came from and all its
     raw values. Nothing is dropped silently: a row is either in staging, counted as a
-    duplicate, or here.
+    duplicate, or here. Rewritten ingest date by ingest date, like staging.
 -#}
-{%- set sources = ['customers', 'products', 'orders', 'order_items', 'events'] %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_name', 'ingest_date'],
+) }}
+
+{%- set sources = shop_natural_keys().keys() | list %}
 
 with
 
@@ -16,7 +22,9 @@ with
             _rejection_reason as rejection_reason,
             _raw_record as raw_record
         from {{ ref('base_shop__' ~ source_name) }}
-        where _rejection_reason is not null
+        where
+            _rejection_reason is not null
+            and {{ incremental_window('_ingest_date', date_column='ingest_date') }}
     ){{ "," if not loop.last }}
 {% endfor %}
 

@@ -1,4 +1,8 @@
--- The latest known version of each customer: what the snapshot records as current.
+{#-
+    The latest version of each live customer: the relation snap_customers versions. A
+    customer whose latest record deletes them leaves this relation, and the snapshot
+    (hard_deletes: new_record) records that as a closing version.
+-#}
 with
 
 customer_changes as (
@@ -35,7 +39,6 @@ select
     is_marketing_opt_in,
     preferred_language,
     created_at,
-    updated_at,
-    is_deleted
+    updated_at
 from customer_changes
-where recency_rank = 1
+where recency_rank = 1 and not is_deleted

@@ -14,7 +14,8 @@ status_records as (
         status_at,
         channel,
         currency_code,
-        shipping_country_code
+        shipping_country_code,
+        _ingest_date
     from {{ ref('stg_shop__orders') }}
 ),
 
@@ -29,7 +30,10 @@ lifecycle as (
         max(case when status = 'shipped' then status_at end) as shipped_at,
         max(case when status = 'delivered' then status_at end) as delivered_at,
         max(case when status = 'cancelled' then status_at end) as cancelled_at,
-        max(case when status = 'returned' then status_at end) as returned_at
+        max(case when status = 'returned' then status_at end) as returned_at,
+        max(status_at) as last_status_at,
+        min(_ingest_date) as first_ingest_date,
+        max(_ingest_date) as last_ingest_date
     from status_records
     group by order_id
 )
@@ -45,6 +49,9 @@ select
     delivered_at,
     cancelled_at,
     returned_at,
+    last_status_at,
+    first_ingest_date,
+    last_ingest_date,
     case
         when returned_at is not null then 'returned'
         when cancelled_at is not null then 'cancelled'

@@ -1,5 +1,18 @@
--- Customers as they are now (the current snapshot version), with their country resolved.
+{#-
+    Every customer the shop has ever sent us, as they are now: the current snapshot version
+    for live customers, the closing version for deleted ones. A customer deleted before the
+    first snapshot run never had a version, and is kept with the deletion flag and null
+    attributes, so that facts about them still join.
+-#}
 with
+
+customers as (
+    select
+        customer_id,
+        created_at,
+        deleted_at
+    from {{ ref('int_customers_lifespans') }}
+),
 
 current_versions as (
     select
@@ -12,9 +25,7 @@ current_versions as (
         segment,
         is_marketing_opt_in,
         preferred_language,
-        created_at,
         updated_at,
-        is_deleted,
         dbt_valid_from
     from {{ ref('snap_customers') }}
     where dbt_valid_to is null
@@ -29,7 +40,7 @@ countries as (
 )
 
 select
-    current_versions.customer_id,
+    customers.customer_id,
     current_versions.email_pseudonym,
     extract(year from current_versions.birth_date) as birth_year,
     current_versions.country_code,
@@ -40,10 +51,13 @@ select
     current_versions.segment,
     current_versions.is_marketing_opt_in,
     current_versions.preferred_language,
-    current_versions.created_at,
+    customers.created_at,
     current_versions.updated_at,
-    current_versions.is_deleted,
+    customers.deleted_at is not null as is_deleted,
+    customers.deleted_at,
     current_versions.dbt_valid_from as version_valid_from
-from current_versions
+from customers
+left join current_versions
+    on customers.customer_id = current_versions.customer_id
 left join countries
     on current_versions.country_code = countries.country_code

@@ -1,5 +1,23 @@
--- One row per order: its lifecycle, its lines summed, and its value in EUR.
+{#-
+    One row per order: its lifecycle, its lines summed, and its value in EUR.
+    Incremental: a run recomputes, from their whole history, only the orders that received a
+    status record or a line in the run's ingest window, so a late "delivered" updates its
+    order and re-running a day changes nothing.
+-#}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='order_id') }}
+-- The incremental branch reads these directly: depends_on: {{ ref('stg_shop__orders') }}, {{ ref('stg_shop__order_items') }}
+
 with
+
+{% if is_incremental() %}
+    touched_orders as (
+        select order_id from {{ ref('stg_shop__orders') }}
+        where {{ incremental_window('_ingest_date', date_column='last_ingest_date') }}
+        union
+        select order_id from {{ ref('stg_shop__order_items') }}
+        where {{ incremental_window('_ingest_date', date_column='last_ingest_date') }}
+    ),
+{% endif %}
 
 lifecycle as (
     select
@@ -13,8 +31,13 @@ lifecycle as (
         delivered_at,
         cancelled_at,
         returned_at,
-        order_status
+        order_status,
+        first_ingest_date,
+        last_ingest_date
     from {{ ref('int_orders_pivoted_to_lifecycle') }}
+    {% if is_incremental() %}
+        where order_id in (select touched_orders.order_id from touched_orders)
+    {% endif %}
 ),
 
 order_totals as (
@@ -22,7 +45,8 @@ order_totals as (
         order_id,
         line_count,
         unit_count,
-        gross_amount
+        gross_amount,
+        last_ingest_date
     from {{ ref('int_order_items_aggregated_to_orders') }}
 ),
 
@@ -50,7 +74,10 @@ select
     lifecycle.currency_code,
     cast(coalesce(order_totals.gross_amount, 0) as decimal(14, 2)) as gross_amount,
     cast(coalesce(order_totals.gross_amount, 0) * currencies.eur_per_unit as decimal(14, 2))
-        as gross_amount_eur
+        as gross_amount_eur,
+    lifecycle.first_ingest_date,
+    greatest(lifecycle.last_ingest_date, coalesce(order_totals.last_ingest_date, lifecycle.last_ingest_date))
+        as last_ingest_date
 from lifecycle
 left join order_totals
     on lifecycle.order_id = order_totals.order_id

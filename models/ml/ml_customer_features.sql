@@ -1,18 +1,27 @@
 {#-
-    One row per customer and as-of date. An as-of date D is the morning after a landed day:
-    every feature uses only orders and events strictly before D, and the customer's
-    attributes as the snapshot recorded them at D. Attributes are null where the snapshot
-    history does not reach back to D (before the first snapshot run), rather than borrowing
-    a later version.
+    One row per customer and as-of date. An as-of date D is the morning after a landed day.
+    Every input is cut twice at D: by event time (orders placed, events that happened
+    strictly before D) and by knowledge time (rows that had landed before D, so a late event
+    or a late file never changes a past row). Attributes are the snapshot version valid just
+    before D, null where the snapshot history does not reach back that far. A row for D is
+    therefore what serving would have computed on D, and rebuilding any past as-of date from
+    history gives the same bits (see docs/versioning.md).
+    var dataset_as_of (YYYY-MM-DD) caps the as-of dates, to rebuild a registered version.
 -#}
 {#- The window is part of the column names (orders_30d), so it is fixed here, not a var. -#}
 {%- set window_days = 30 %}
 
 with
 
-as_of_dates as (
-    select distinct cast({{ dbt.dateadd('day', 1, '_ingest_date') }} as date) as as_of_date
+landed_days as (
+    select distinct _ingest_date
     from {{ ref('stg_shop__orders') }}
+),
+
+as_of_dates as (
+    select cast({{ dbt.dateadd('day', 1, '_ingest_date') }} as date) as as_of_date
+    from landed_days
+    where _ingest_date < cast('{{ validated_date_var("dataset_as_of") }}' as date)
 ),
 
 as_of_moments as (
@@ -33,8 +42,14 @@ population as (
         as_of_moments.window_start_at
     from {{ ref('int_customers_lifespans') }} as lifespans
     inner join as_of_moments
-        on lifespans.created_at < as_of_moments.as_of_at
-    where lifespans.deleted_at is null or lifespans.deleted_at >= as_of_moments.as_of_at
+        on
+            lifespans.created_at < as_of_moments.as_of_at
+            and lifespans.first_ingest_date < as_of_moments.as_of_date
+    where not coalesce(
+        lifespans.deleted_at < as_of_moments.as_of_at
+        and lifespans.deletion_ingest_date < as_of_moments.as_of_date,
+        false
+    )
 ),
 
 attributes_as_of as (
@@ -45,11 +60,10 @@ attributes_as_of as (
         versions.country_code,
         versions.is_marketing_opt_in
     from population
-    inner join {{ ref('snap_customers') }} as versions
+    inner join {{ ref('dim_customers_history') }} as versions
         on
             population.customer_id = versions.customer_id
-            and population.as_of_at > versions.dbt_valid_from
-            and (versions.dbt_valid_to is null or population.as_of_at <= versions.dbt_valid_to)
+            and {{ valid_at('population.as_of_at', 'versions', strictly_before=true) }}
 ),
 
 order_history as (
@@ -67,6 +81,7 @@ order_history as (
         on
             population.customer_id = orders.customer_id
             and population.as_of_at > orders.placed_at
+            and population.as_of_date > orders.first_ingest_date
     group by population.customer_id, population.as_of_date
 ),
 
@@ -84,6 +99,7 @@ event_history as (
             population.customer_id = events.customer_id
             and population.as_of_at > events.event_at
             and population.window_start_at <= events.event_at
+            and population.as_of_date > events._ingest_date
     group by population.customer_id, population.as_of_date
 )
 

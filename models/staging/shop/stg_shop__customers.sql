@@ -1,9 +1,10 @@
 -- Customer change records: clean, first delivery of each, direct identifiers pseudonymised.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
+
 with
 
-checked as (
-    select * from {{ ref('base_shop__customers') }}
-    where _rejection_reason is null and _delivery_number = 1
+first_deliveries as (
+    select * from {{ first_deliveries(ref('base_shop__customers'), shop_natural_keys()['customers']) }}
 )
 
 select
@@ -22,4 +23,4 @@ select
     is_deleted,
     _ingest_date,
     _source_file
-from checked
+from first_deliveries

@@ -1,9 +1,10 @@
 -- Clickstream events: one row per event id, first delivery kept, IP address pseudonymised.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
+
 with
 
-checked as (
-    select * from {{ ref('base_shop__events') }}
-    where _rejection_reason is null and _delivery_number = 1
+first_deliveries as (
+    select * from {{ first_deliveries(ref('base_shop__events'), shop_natural_keys()['events']) }}
 )
 
 select
@@ -20,4 +21,4 @@ select
     {{ pseudonymise('ip_address') }} as ip_address_pseudonym,
     _ingest_date,
     _source_file
-from checked
+from first_deliveries

@@ -1,9 +1,10 @@
 -- Order lines: one row per order and line number, first delivery kept.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
+
 with
 
-checked as (
-    select * from {{ ref('base_shop__order_items') }}
-    where _rejection_reason is null and _delivery_number = 1
+first_deliveries as (
+    select * from {{ first_deliveries(ref('base_shop__order_items'), shop_natural_keys()['order_items']) }}
 )
 
 select
@@ -14,4 +15,4 @@ select
     unit_price,
     _ingest_date,
     _source_file
-from checked
+from first_deliveries

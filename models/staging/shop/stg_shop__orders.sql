@@ -1,9 +1,10 @@
 -- Order status records: one row per order and status, first delivery kept.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
+
 with
 
-checked as (
-    select * from {{ ref('base_shop__orders') }}
-    where _rejection_reason is null and _delivery_number = 1
+first_deliveries as (
+    select * from {{ first_deliveries(ref('base_shop__orders'), shop_natural_keys()['orders']) }}
 )
 
 select
@@ -17,4 +18,4 @@ select
     shipping_country_code,
     _ingest_date,
     _source_file
-from checked
+from first_deliveries

@@ -1,9 +1,10 @@
 -- Daily catalogue observations: one row per product and dump day.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
+
 with
 
-checked as (
-    select * from {{ ref('base_shop__products') }}
-    where _rejection_reason is null and _delivery_number = 1
+first_deliveries as (
+    select * from {{ first_deliveries(ref('base_shop__products'), shop_natural_keys()['products']) }}
 )
 
 select
@@ -15,4 +16,4 @@ select
     extracted_at,
     _ingest_date,
     _source_file
-from checked
+from first_deliveries

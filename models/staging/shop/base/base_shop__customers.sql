@@ -1,7 +1,6 @@
 {#-
-    Every landed customers row, typed, with the first hard rule it breaks and its delivery
-    number among identical re-deliveries. Staging keeps the clean first deliveries; the
-    audit layer keeps the rest.
+    Every landed customers row, typed, with the first hard rule it breaks. Staging keeps
+    the clean first deliveries; the audit layer keeps the rejected rows.
 -#}
 with
 
@@ -42,11 +41,4 @@ checked as (
     from typed
 )
 
-select
-    *,
-    case when _rejection_reason is null then row_number() over (
-                partition by _rejection_reason, customer_id, updated_at
-                order by _ingest_date, _source_file
-            )
-    end as _delivery_number
-from checked
+select * from checked

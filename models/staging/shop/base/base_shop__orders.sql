@@ -44,11 +44,4 @@ checked as (
         on typed.currency_code = known_currencies.currency_code
 )
 
-select
-    *,
-    case when _rejection_reason is null then row_number() over (
-                partition by _rejection_reason, order_id, status
-                order by _ingest_date, _source_file
-            )
-    end as _delivery_number
-from checked
+select * from checked

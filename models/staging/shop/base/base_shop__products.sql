@@ -34,11 +34,4 @@ checked as (
     from typed
 )
 
-select
-    *,
-    case when _rejection_reason is null then row_number() over (
-                partition by _rejection_reason, product_id, _ingest_date
-                order by _source_file
-            )
-    end as _delivery_number
-from checked
+select * from checked

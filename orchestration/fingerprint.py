@@ -1,0 +1,95 @@
+"""Content fingerprints of tables, identical to the dbt macro `dataset_fingerprint`.
+
+A fingerprint is `"<row count>:<32 hex digits>"`. It does not depend on row order, changes
+when a row is duplicated or any value changes (null, '' and 'NULL' all differ), and is the
+same in every DuckDB session and process: each row is rendered as JSON text (timestamptz
+shifted to UTC first, since its text follows the session's TimeZone), hashed with MD5 (not
+DuckDB's hash(), which is not promised stable), and the two 64-bit halves of the hashes are
+summed over all rows; the count and both sums are hashed once more.
+
+The SQL rendered here must stay character-for-character the SQL of
+macros/fingerprint.sql, so that a fingerprint recorded from Python can be checked in dbt
+and the other way round; tests/python/test_lakehouse.py compiles the macro and compares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+TIMESTAMPTZ = "TIMESTAMP WITH TIME ZONE"
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _canonical_value(name: str, data_type: str, relation: str) -> str:
+    quoted = quote_identifier(name)
+    if data_type.upper() == TIMESTAMPTZ:
+        return f"timezone('UTC', {quoted})"
+    if TIMESTAMPTZ in data_type.upper():
+        raise ValueError(
+            f"dataset_fingerprint: column {name} of {relation} nests a timestamptz "
+            f"({data_type}), whose text depends on the session's TimeZone; fingerprint a "
+            "projection with the timestamps converted to UTC instead"
+        )
+    return quoted
+
+
+def fingerprint_sql(relation: str, columns: Sequence[tuple[str, str]]) -> str:
+    """The fingerprint query over `relation` (SQL text) for (name, type) columns, in order."""
+    fields = ", ".join(
+        f"{quote_identifier(name)} := {_canonical_value(name, data_type, relation)}"
+        for name, data_type in columns
+    )
+    return (
+        "select cast(count(*) as varchar) || ':' || md5(cast(count(*) as varchar)"
+        " || ':' || cast(coalesce(sum(md5_number_upper(fingerprint_row)), 0) as varchar)"
+        " || ':' || cast(coalesce(sum(md5_number_lower(fingerprint_row)), 0) as varchar))"
+        f" as fingerprint from (select cast(to_json(struct_pack({fields}))"
+        f" as varchar) as fingerprint_row from {relation}) as fingerprint_rows"
+    )
+
+
+def relation_columns(connection: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    """(name, type) of `relation`'s columns in table order, as dbt-duckdb describes them."""
+    described = connection.execute(f"describe select * from {relation}").fetchall()
+    return [(row[0], row[1]) for row in described]
+
+
+def select_columns(
+    described: Sequence[tuple[str, str]], columns: Sequence[str] | None, relation: str
+) -> list[tuple[str, str]]:
+    """All columns in table order, or the named ones sorted (as the macro sorts them)."""
+    if columns is None:
+        return list(described)
+    if isinstance(columns, str) or not columns:
+        raise ValueError(
+            f"dataset_fingerprint: columns must be a non-empty list of column names, got {columns}"
+        )
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"dataset_fingerprint: columns must be distinct, got {columns}")
+    types = dict(described)
+    missing = [name for name in columns if name not in types]
+    if missing:
+        names = ", ".join(name for name, _ in described)
+        raise ValueError(
+            f"dataset_fingerprint: column {missing[0]} is not in {relation} (columns: {names})"
+        )
+    return [(name, types[name]) for name in sorted(columns)]
+
+
+def fingerprint(
+    connection: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str] | None = None
+) -> str:
+    """Fingerprint of `relation` (SQL text: a table name, or e.g. `lake.t AT (VERSION => 3)`).
+
+    `columns` restricts it to those columns (taken in sorted order); by default all of them,
+    in table order. Column names are part of the fingerprint, so a rename changes it.
+    """
+    chosen = select_columns(relation_columns(connection, relation), columns, relation)
+    row = connection.execute(fingerprint_sql(relation, chosen)).fetchone()
+    assert row is not None  # an aggregate without group by always returns one row
+    return str(row[0])
