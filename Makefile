@@ -11,14 +11,15 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: help install run test lint format ui docs clean
+.PHONY: help install run test lint format ui docs dataset clean
 
 help:
 	@echo "make run    generate the sample lake and replay it through Dagster + dbt (data/)"
 	@echo "make test   the test suite (builds its own lake and warehouse in a temp dir)"
 	@echo "make lint   ruff and sqlfluff"
 	@echo "make ui     Dagster UI on http://127.0.0.1:3000"
-	@echo "make docs   dbt docs on http://127.0.0.1:8080"
+	@echo "make docs    dbt docs on http://127.0.0.1:8080"
+	@echo "make dataset AS_OF=YYYY-MM-DD   rebuild a registered dataset version, compare fingerprints"
 
 $(INSTALLED): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,10 @@ ui: $(INSTALLED)
 docs: $(INSTALLED)
 	$(BIN)/dbt docs generate
 	$(BIN)/dbt docs serve --host 127.0.0.1 --port 8080 --no-browser
+
+dataset: $(INSTALLED)
+	@test -n "$(AS_OF)" || { echo "usage: make dataset AS_OF=YYYY-MM-DD (see: .venv/bin/python -m orchestration.datasets list)"; exit 2; }
+	$(BIN)/python -m orchestration.datasets rebuild --as-of $(AS_OF)
 
 clean:
 	rm -rf data target logs .dagster_home .pytest_cache .ruff_cache

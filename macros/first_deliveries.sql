@@ -25,9 +25,7 @@
                     from {{ this }} as loaded
                     where
                         loaded._ingest_date < cast('{{ incremental_window_start() }}' as date)
-                        {%- for key in key_columns %}
-                        and loaded.{{ key }} = checked.{{ key }}
-                        {%- endfor %}
+                        and {{ key_columns_match('loaded', 'checked', key_columns) }}
                 )
                 {%- endif %}
         ) as ranked

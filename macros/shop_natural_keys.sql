@@ -11,3 +11,12 @@
         'events': ['event_id'],
     }) }}
 {%- endmacro %}
+
+{# "left.k1 = right.k1 and left.k2 = right.k2 ..." for a natural key. #}
+{% macro key_columns_match(left_alias, right_alias, key_columns) -%}
+    {%- set conditions = [] -%}
+    {%- for key in key_columns -%}
+        {%- do conditions.append(left_alias ~ '.' ~ key ~ ' = ' ~ right_alias ~ '.' ~ key) -%}
+    {%- endfor -%}
+    {{ conditions | join(' and ') }}
+{%- endmacro %}

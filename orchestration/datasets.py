@@ -120,11 +120,14 @@ def compiled_dataset_sql(as_of: date) -> str:
         return compiled.read_text()
 
 
-def rebuild(as_of: date, database: Path | None = None) -> RebuildReport:
+def rebuild(
+    as_of: date, database: Path | None = None, output: Path | None = None
+) -> RebuildReport:
     """Recompute the registered version as of `as_of` and fingerprint the result.
 
     The warehouse is only read: the rebuilt rows live in a temporary table of an in-memory
-    database that attaches it read-only under the name dbt compiled into the SQL.
+    database that attaches it read-only under the name dbt compiled into the SQL. With
+    `output`, the rebuilt rows are also written there as Parquet, to compare row by row.
     """
     database = database or duckdb_path()
     version = find_version(as_of, database)
@@ -135,6 +138,8 @@ def rebuild(as_of: date, database: Path | None = None) -> RebuildReport:
         connection.execute(f"create temp table rebuilt_dataset as {sql}")
         (rows,) = connection.execute("select count(*) from temp.rebuilt_dataset").fetchone()
         rebuilt = fingerprint(connection, "temp.rebuilt_dataset")
+        if output is not None:
+            connection.execute(f"copy temp.rebuilt_dataset to '{output}' (format parquet)")
     return RebuildReport(version=version, rebuilt_fingerprint=rebuilt, rebuilt_rows=rows)
 
 
@@ -234,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list", help="registered versions")
     rebuild_parser = commands.add_parser("rebuild", help="rebuild a version, compare fingerprints")
     rebuild_parser.add_argument("--as-of", type=date.fromisoformat, required=True)
+    rebuild_parser.add_argument("--output", type=Path, help="also write the rebuilt rows here")
     commands.add_parser("publish", help="publish the newest version to DuckLake and Parquet")
     args = parser.parse_args(argv)
 
@@ -248,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{publication.ducklake_snapshot_id}; export {publication.export_path}"
         )
         return 0
-    report = rebuild(args.as_of)
+    report = rebuild(args.as_of, output=args.output)
     verdict = "identical" if report.matches else "DIFFERENT"
     print(
         f"{DATASET_NAME} as of {args.as_of}: registered {report.version.fingerprint}, "

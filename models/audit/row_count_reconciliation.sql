@@ -66,10 +66,7 @@ with
             ) as rows_duplicate
         from {{ source_name }}_clean_deliveries as deliveries
         inner join {{ ref('stg_shop__' ~ source_name) }} as kept
-            on
-            {%- for key in key_columns %}
-                {{ "and " if not loop.first }}deliveries.{{ key }} = kept.{{ key }}
-            {%- endfor %}
+            on {{ key_columns_match('deliveries', 'kept', key_columns) }}
         group by deliveries._ingest_date
     ),
 

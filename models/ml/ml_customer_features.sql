@@ -45,11 +45,11 @@ population as (
         on
             lifespans.created_at < as_of_moments.as_of_at
             and lifespans.first_ingest_date < as_of_moments.as_of_date
-    where not coalesce(
-        lifespans.deleted_at < as_of_moments.as_of_at
-        and lifespans.deletion_ingest_date < as_of_moments.as_of_date,
-        false
-    )
+    where
+        -- gone only once both the deletion happened and its record had landed
+        lifespans.deleted_at is null
+        or lifespans.deleted_at >= as_of_moments.as_of_at
+        or lifespans.deletion_ingest_date >= as_of_moments.as_of_date
 ),
 
 attributes_as_of as (

@@ -20,9 +20,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # Small but complete: every defect rule fires, the drift day falls inside the backfill,
-# and two daily runs after it give the snapshots a history.
+# and three daily runs after it give the snapshots a history (changes and deletions of
+# customers who existed at the first build) and the registry three more versions.
 SAMPLE = {"seed": 7, "customers": 400, "start_date": "2026-03-01", "backfill_days": 10}
-DAILY_RUNS = 2
+DAILY_RUNS = 3
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ def warehouse_env(root: Path) -> dict[str, str]:
         DBT_TARGET_PATH=str(root / "target"),
         DBT_LOG_PATH=str(root / "logs"),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        WAREHOUSE_DATA_DIR=str(root),
+        WAREHOUSE_GIT_COMMIT="test-suite",
     )
     return env
 
@@ -76,6 +79,25 @@ def run_generator(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "generator", *args], cwd=REPO_ROOT, check=True)
 
 
+def run_datasets(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m orchestration.datasets ...` against the warehouse `env` points at."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.datasets", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def build_and_publish(warehouse: Warehouse) -> None:
+    """What the daily Dagster job does: dbt build, then publish the new dataset version."""
+    warehouse.dbt("build")
+    published = run_datasets(warehouse.env, "publish")
+    if published.returncode != 0:
+        pytest.fail(f"publishing failed:\n{published.stdout}\n{published.stderr}")
+
+
 def build_sample_warehouse(root: Path, backfill_days: int, daily_runs: int) -> Warehouse:
     env = warehouse_env(root)
     warehouse = Warehouse(
@@ -94,15 +116,15 @@ def build_sample_warehouse(root: Path, backfill_days: int, daily_runs: int) -> W
         f"--days={backfill_days}",
         f"--out={warehouse.lake}",
     )
-    warehouse.dbt("build")
+    build_and_publish(warehouse)
     for _ in range(daily_runs):
         run_generator("append", f"--out={warehouse.lake}", "--days=1")
-        warehouse.dbt("build")
+        build_and_publish(warehouse)
     return warehouse
 
 
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    """The sample warehouse after a backfill and two daily runs (about a minute to build)."""
+    """The sample warehouse after a backfill and three daily runs, each build published."""
     root = tmp_path_factory.mktemp("warehouse")
     yield build_sample_warehouse(root, SAMPLE["backfill_days"], DAILY_RUNS)

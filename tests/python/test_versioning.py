@@ -1,0 +1,221 @@
+"""Versioned history: snapshots, time travel, incremental facts, dataset versions, DuckLake."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from conftest import Warehouse, run_datasets, run_dbt, warehouse_env
+
+from orchestration.lakehouse import fingerprint_at_version
+
+# Tables that accumulate history incrementally, and every table a build writes.
+INCREMENTAL_TABLES = (
+    "staging.stg_shop__customers",
+    "staging.stg_shop__products",
+    "staging.stg_shop__orders",
+    "staging.stg_shop__order_items",
+    "staging.stg_shop__events",
+    "audit.quarantined_rows",
+    "audit.row_count_reconciliation",
+    "marts.fct_orders",
+)
+SNAPSHOTS = ("snapshots.snap_customers", "snapshots.snap_products", "snapshots.snap_order_status")
+
+
+def fingerprints(database: Path, tables: tuple[str, ...]) -> dict[str, str]:
+    from orchestration.fingerprint import fingerprint
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return {table: fingerprint(connection, table) for table in tables}
+
+
+def copy_of(warehouse: Warehouse, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the warehouse file and an environment whose dbt runs write to the copy."""
+    database = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse.database, database)
+    env = warehouse_env(warehouse.root)
+    env.update(WAREHOUSE_DUCKDB_PATH=str(database), DBT_TARGET_PATH=str(tmp_path / "target"))
+    return database, env
+
+
+def registry(warehouse: Warehouse) -> list[tuple[str, object, int, str]]:
+    with warehouse.connect() as connection:
+        return connection.execute(
+            """
+            select version_id, as_of_date, row_count, fingerprint
+            from ml.ml_dataset_versions order by as_of_date
+            """
+        ).fetchall()
+
+
+def test_each_build_registered_one_version(warehouse: Warehouse) -> None:
+    versions = registry(warehouse)
+    assert len(versions) == 1 + warehouse.daily_runs
+    assert len({v[3] for v in versions}) == len(versions)
+
+
+def test_a_version_rebuilds_bit_for_bit_after_later_days_corrected_history(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """v1 is the dataset registered by the backfill build (as of day D). Three more days
+    landed since, changing customers who existed before D; rebuilding v1 from history
+    gives its exact fingerprint and rows, while the current version differs."""
+    v1_id, v1_as_of, v1_rows, v1_fingerprint = registry(warehouse)[0]
+    current_fingerprint = registry(warehouse)[-1][3]
+    assert current_fingerprint != v1_fingerprint
+
+    with warehouse.connect() as connection:
+        (corrected_customers,) = connection.execute(
+            """
+            select count(distinct customer_id) from staging.stg_shop__customers
+            where _ingest_date >= $v1_as_of and customer_id in (
+                select customer_id from staging.stg_shop__customers where _ingest_date < $v1_as_of
+            )
+            """,
+            {"v1_as_of": v1_as_of},
+        ).fetchone()
+    assert corrected_customers > 0, "no customer that existed at v1 changed later"
+
+    rebuilt_path = tmp_path / "rebuilt.parquet"
+    result = run_datasets(
+        warehouse.env, "rebuild", f"--as-of={v1_as_of.isoformat()}", f"--output={rebuilt_path}"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical" in result.stdout
+
+    exported = next((warehouse.root / "exports").rglob(f"version={v1_id}/*.parquet"))
+    original = pq.read_table(exported)
+    rebuilt = pq.read_table(rebuilt_path)
+    assert original.num_rows == rebuilt.num_rows == v1_rows
+    keys = [("customer_id", "ascending"), ("as_of_date", "ascending")]
+    assert original.sort_by(keys).equals(rebuilt.sort_by(keys))
+
+
+def test_rebuilding_an_unregistered_date_names_the_registered_ones(warehouse: Warehouse) -> None:
+    result = run_datasets(warehouse.env, "rebuild", "--as-of=2001-01-01")
+    assert result.returncode != 0
+    assert "No version of customer_features as of 2001-01-01" in result.stderr
+
+
+def test_published_versions_read_back_through_ducklake_time_travel(warehouse: Warehouse) -> None:
+    with warehouse.connect() as connection:
+        publications = connection.execute(
+            """
+            select publications.ducklake_snapshot_id, versions.fingerprint
+            from ml.dataset_publications as publications
+            join ml.ml_dataset_versions as versions using (version_id)
+            order by publications.ducklake_snapshot_id
+            """
+        ).fetchall()
+    assert len(publications) == 1 + warehouse.daily_runs
+    lakehouse = warehouse.root / "lakehouse"
+    for snapshot_id, registered_fingerprint in publications:
+        assert (
+            fingerprint_at_version(
+                lakehouse / "catalog.ducklake",
+                lakehouse / "data",
+                "ml.ml_customer_features",
+                snapshot_id,
+            )
+            == registered_fingerprint
+        )
+
+
+def test_exports_are_written_once_per_version_under_a_versioned_path(warehouse: Warehouse) -> None:
+    exports = sorted((warehouse.root / "exports" / "customer_features").glob("version=*/*.parquet"))
+    assert len(exports) == len(registry(warehouse))
+    assert not list((warehouse.root / "exports").rglob("*.partial"))
+
+
+def test_snapshot_runs_without_new_data_add_no_versions(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    database, env = copy_of(warehouse, tmp_path)
+    before = fingerprints(database, SNAPSHOTS)
+    for _ in range(2):
+        run_dbt(env, "snapshot")
+    assert fingerprints(database, SNAPSHOTS) == before
+
+
+def test_a_hard_deleted_customer_has_a_closed_last_version(warehouse: Warehouse) -> None:
+    with warehouse.connect() as connection:
+        closings = connection.execute(
+            """
+            select closing.customer_id, closing.dbt_valid_from, closing.dbt_valid_to,
+                   previous.dbt_valid_to
+            from snapshots.snap_customers as closing
+            join snapshots.snap_customers as previous
+                on previous.customer_id = closing.customer_id
+                and previous.dbt_scd_id != closing.dbt_scd_id
+                and previous.dbt_valid_to = closing.dbt_valid_from
+            where closing.dbt_is_deleted = 'True'
+            """
+        ).fetchall()
+        # Customers the first build's snapshot saw alive and a later daily run saw deleted.
+        (deleted_after_first_build,) = connection.execute(
+            """
+            with first_build as (
+                select min(_ingest_date) + $backfill_days as first_daily_run_date
+                from staging.stg_shop__customers
+            )
+            select count(*)
+            from intermediate.int_customers_lifespans, first_build
+            where first_ingest_date < first_daily_run_date
+              and deletion_ingest_date >= first_daily_run_date
+            """,
+            {"backfill_days": warehouse.backfill_days},
+        ).fetchone()
+    assert deleted_after_first_build > 0, "the sample deleted nobody after the first build"
+    assert len(closings) == deleted_after_first_build
+    for customer_id, valid_from, valid_to, previous_valid_to in closings:
+        assert valid_to is None, customer_id
+        assert previous_valid_to == valid_from, customer_id
+
+
+def test_rerunning_the_same_day_changes_nothing(warehouse: Warehouse, tmp_path: Path) -> None:
+    database, env = copy_of(warehouse, tmp_path)
+    tables = (*INCREMENTAL_TABLES, *SNAPSHOTS, "ml.ml_customer_features", "ml.ml_dataset_versions")
+    before = fingerprints(database, tables)
+    run_dbt(env, "build")
+    assert fingerprints(database, tables) == before
+
+
+def test_a_full_refresh_gives_the_same_rows_as_the_incremental_history(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    database, env = copy_of(warehouse, tmp_path)
+    before = fingerprints(database, (*INCREMENTAL_TABLES, "ml.ml_customer_features"))
+    run_dbt(env, "build", "--full-refresh", "--exclude", "resource_type:snapshot")
+    after = fingerprints(database, (*INCREMENTAL_TABLES, "ml.ml_customer_features"))
+    assert after == before
+    with duckdb.connect(str(database), read_only=True) as connection:
+        (versions,) = connection.execute("select count(*) from ml.ml_dataset_versions").fetchone()
+    assert versions == len(registry(warehouse)), "a full refresh must not rewrite the registry"
+
+
+def test_as_of_returns_one_version_per_customer(warehouse: Warehouse) -> None:
+    result = warehouse.dbt(
+        "show",
+        "--inline",
+        "select count(*) as versions, count(distinct customer_id) as customers "
+        "from {{ as_of(ref('snap_customers'), \"timestamp '2026-03-12 12:00:00'\") }}",
+        "--output",
+        "json",
+    )
+    payload = result.stdout[result.stdout.index("{") : result.stdout.rindex("}") + 1]
+    row = json.loads(payload)["show"][0]
+    assert row["versions"] == row["customers"] > 0
+
+
+@pytest.mark.parametrize("var_name", ["dataset_as_of", "max_date"])
+def test_date_vars_are_validated(warehouse: Warehouse, var_name: str) -> None:
+    result = warehouse.dbt(
+        "compile", "--select", "ml_customer_features", "--vars", f"{{{var_name}: 'x'}}", check=False
+    )
+    assert result.returncode != 0
+    assert f"var '{var_name}' must be a date written YYYY-MM-DD" in result.stdout
