@@ -28,14 +28,18 @@ $(INSTALLED): requirements.lock pyproject.toml
 
 install: $(INSTALLED)
 
-run: $(INSTALLED)
+$(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
+	@touch $@
+
+run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m orchestration.replay
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
+	@mkdir -p data
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint
@@ -45,11 +49,11 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix
 
-ui: $(INSTALLED)
-	@mkdir -p $(DAGSTER_HOME)
+ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
 
 docs: $(INSTALLED)
+	@mkdir -p data
 	$(BIN)/dbt docs generate
 	$(BIN)/dbt docs serve --host 127.0.0.1 --port 8080 --no-browser
 

@@ -7,7 +7,7 @@ ml.dataset_publications. Rebuilding compiles the same dbt model with `dataset_as
 it against a read-only attach of the warehouse's history, and compares fingerprints.
 
     python -m orchestration.datasets list
-    python -m orchestration.datasets rebuild --as-of 2026-01-20
+    python -m orchestration.datasets rebuild --dataset training_set --as-of 2026-01-20
     python -m orchestration.datasets publish
 """
 
@@ -29,9 +29,8 @@ from orchestration.fingerprint import fingerprint
 from orchestration.lakehouse import publish
 from orchestration.project import DBT_EXECUTABLE, REPO_ROOT, data_dir, duckdb_path
 
-DATASET_NAME = "customer_features"
-DATASET_TABLE = "ml.ml_customer_features"
-DATASET_MODEL = "ml_customer_features"
+# Registered dataset → the dbt model that builds it (in the ml schema).
+DATASETS = {"customer_features": "ml_customer_features", "training_set": "ml_training_set"}
 REGISTRY_TABLE = "ml.ml_dataset_versions"
 PUBLICATIONS_TABLE = "ml.dataset_publications"
 
@@ -83,19 +82,29 @@ def registered_versions(database: Path | None = None) -> list[RegisteredVersion]
     return [RegisteredVersion(*row) for row in rows]
 
 
-def find_version(as_of: date, database: Path | None = None) -> RegisteredVersion:
-    """The newest registered version of the dataset as of `as_of`."""
-    matches = [v for v in registered_versions(database) if v.as_of_date == as_of]
-    if not matches:
-        known = ", ".join(sorted({v.as_of_date.isoformat() for v in registered_versions(database)}))
+def dataset_model(dataset: str) -> str:
+    if dataset not in DATASETS:
         raise LookupError(
-            f"No version of {DATASET_NAME} as of {as_of} in {REGISTRY_TABLE}; "
+            f"Unknown dataset {dataset!r}; registered datasets: {', '.join(DATASETS)}"
+        )
+    return DATASETS[dataset]
+
+
+def find_version(dataset: str, as_of: date, database: Path | None = None) -> RegisteredVersion:
+    """The newest registered version of `dataset` as of `as_of`."""
+    dataset_model(dataset)
+    versions = [v for v in registered_versions(database) if v.dataset_name == dataset]
+    matches = [v for v in versions if v.as_of_date == as_of]
+    if not matches:
+        known = ", ".join(sorted({v.as_of_date.isoformat() for v in versions}))
+        raise LookupError(
+            f"No version of {dataset} as of {as_of} in {REGISTRY_TABLE}; "
             f"registered as-of dates: {known or 'none'}"
         )
     return matches[-1]
 
 
-def compiled_dataset_sql(as_of: date) -> str:
+def compiled_dataset_sql(model: str, as_of: date) -> str:
     """The dataset model's SQL, compiled by dbt with `dataset_as_of` set to `as_of`."""
     with tempfile.TemporaryDirectory(prefix="dataset-rebuild-") as target:
         env = dict(os.environ, DBT_TARGET_PATH=target, DBT_LOG_PATH=target)
@@ -104,8 +113,10 @@ def compiled_dataset_sql(as_of: date) -> str:
                 str(DBT_EXECUTABLE),
                 "compile",
                 "--quiet",
+                # the whole dataset, not the incremental slice of a daily run
+                "--full-refresh",
                 "--select",
-                DATASET_MODEL,
+                model,
                 "--vars",
                 json.dumps({"dataset_as_of": as_of.isoformat()}),
             ],
@@ -115,13 +126,13 @@ def compiled_dataset_sql(as_of: date) -> str:
             text=True,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"dbt compile of {DATASET_MODEL} failed:\n{result.stdout}")
-        compiled = next(Path(target, "compiled").rglob(f"{DATASET_MODEL}.sql"))
+            raise RuntimeError(f"dbt compile of {model} failed:\n{result.stdout}")
+        compiled = next(Path(target, "compiled").rglob(f"{model}.sql"))
         return compiled.read_text()
 
 
 def rebuild(
-    as_of: date, database: Path | None = None, output: Path | None = None
+    dataset: str, as_of: date, database: Path | None = None, output: Path | None = None
 ) -> RebuildReport:
     """Recompute the registered version as of `as_of` and fingerprint the result.
 
@@ -130,8 +141,8 @@ def rebuild(
     `output`, the rebuilt rows are also written there as Parquet, to compare row by row.
     """
     database = database or duckdb_path()
-    version = find_version(as_of, database)
-    sql = compiled_dataset_sql(as_of)
+    version = find_version(dataset, as_of, database)
+    sql = compiled_dataset_sql(dataset_model(dataset), as_of)
     with duckdb.connect() as connection:
         connection.execute(f"attach '{database}' as \"{database.stem}\" (read_only)")
         connection.execute(f'use "{database.stem}"')
@@ -143,44 +154,56 @@ def rebuild(
     return RebuildReport(version=version, rebuilt_fingerprint=rebuilt, rebuilt_rows=rows)
 
 
-def publish_latest(database: Path | None = None) -> Publication:
-    """Publish the current dataset (the newest registered version) to DuckLake and Parquet.
+def publish_latest(database: Path | None = None) -> list[Publication]:
+    """Publish the current version of every dataset to DuckLake (one snapshot) and Parquet.
 
-    Refuses when the table no longer matches the registry's newest version, so a
-    publication always names a version that can be rebuilt.
+    Refuses when a table no longer matches the registry's newest version of its dataset,
+    so a publication always names a version that can be rebuilt. Versions published
+    already are not published again.
     """
     database = database or duckdb_path()
-    versions = [v for v in registered_versions(database) if v.dataset_name == DATASET_NAME]
-    if not versions:
-        raise LookupError(f"{REGISTRY_TABLE} has no version of {DATASET_NAME}: run dbt build first")
-    latest = max(versions, key=lambda v: v.as_of_date)
-    already = publication_of(database, latest.version_id)
-    if already is not None:
-        return already
+    versions = registered_versions(database)
+    newest = {}
+    for dataset in DATASETS:
+        of_dataset = [v for v in versions if v.dataset_name == dataset]
+        if not of_dataset:
+            raise LookupError(f"{REGISTRY_TABLE} has no version of {dataset}: run dbt build first")
+        newest[dataset] = max(of_dataset, key=lambda v: (v.as_of_date, v.version_id))
+    done = [publication_of(database, v.version_id) for v in newest.values()]
+    if all(done):
+        return [publication for publication in done if publication is not None]
+
     lakehouse = lakehouse_dir()
+    tables = {dataset: f"ml.{model}" for dataset, model in DATASETS.items()}
     published = publish(
-        database, lakehouse / "catalog.ducklake", lakehouse / "data", [DATASET_TABLE]
+        database, lakehouse / "catalog.ducklake", lakehouse / "data", list(tables.values())
     )
-    lake_fingerprint = published.fingerprints[DATASET_TABLE]
-    if lake_fingerprint != latest.fingerprint:
-        raise RuntimeError(
-            f"{DATASET_TABLE} as published ({lake_fingerprint}) is not registered version "
-            f"{latest.version_id} ({latest.fingerprint}); rebuild with dbt before publishing"
+    publications = []
+    for dataset, version in newest.items():
+        lake_fingerprint = published.fingerprints[tables[dataset]]
+        if lake_fingerprint != version.fingerprint:
+            raise RuntimeError(
+                f"{tables[dataset]} as published ({lake_fingerprint}) is not registered version "
+                f"{version.version_id} ({version.fingerprint}); rebuild with dbt before publishing"
+            )
+        export_path = export_version(database, version, tables[dataset])
+        publications.append(
+            Publication(version.version_id, published.snapshot_id, lake_fingerprint, export_path)
         )
-    export_path = export_version(database, latest)
     with duckdb.connect(str(database)) as connection:
         connection.execute(PUBLICATIONS_DDL)
-        connection.execute(
-            f"insert into {PUBLICATIONS_TABLE} values (?, ?, ?, ?, ?, current_timestamp)",
-            [
-                latest.version_id,
-                DATASET_NAME,
-                published.snapshot_id,
-                lake_fingerprint,
-                str(export_path),
-            ],
-        )
-    return Publication(latest.version_id, published.snapshot_id, lake_fingerprint, export_path)
+        for dataset, publication in zip(newest, publications, strict=True):
+            connection.execute(
+                f"insert into {PUBLICATIONS_TABLE} values (?, ?, ?, ?, ?, current_timestamp)",
+                [
+                    publication.version_id,
+                    dataset,
+                    publication.ducklake_snapshot_id,
+                    publication.fingerprint,
+                    str(publication.export_path),
+                ],
+            )
+    return publications
 
 
 def publication_of(database: Path, version_id: str) -> Publication | None:
@@ -216,19 +239,20 @@ create table if not exists {PUBLICATIONS_TABLE} (
 """
 
 
-def export_version(database: Path, version: RegisteredVersion) -> Path:
+def export_version(database: Path, version: RegisteredVersion, table: str) -> Path:
     """Write the version to exports/<dataset>/version=<id>/ once; an existing one is kept.
 
     The file is written under a temporary name and renamed, so a reader never sees half.
     """
-    folder = exports_dir() / DATASET_NAME / f"version={version.version_id}"
-    path = folder / f"{DATASET_NAME}.parquet"
+    name = version.dataset_name
+    folder = exports_dir() / name / f"version={version.version_id}"
+    path = folder / f"{name}.parquet"
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{DATASET_NAME}.parquet.partial"
+    partial = folder / f".{name}.parquet.partial"
     with duckdb.connect(str(database), read_only=True) as connection:
-        connection.execute(f"copy (select * from {DATASET_TABLE}) to '{partial}' (format parquet)")
+        connection.execute(f"copy (select * from {table}) to '{partial}' (format parquet)")
     partial.rename(path)
     return path
 
@@ -238,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="registered versions")
     rebuild_parser = commands.add_parser("rebuild", help="rebuild a version, compare fingerprints")
+    rebuild_parser.add_argument("--dataset", default="training_set", choices=sorted(DATASETS))
     rebuild_parser.add_argument("--as-of", type=date.fromisoformat, required=True)
     rebuild_parser.add_argument("--output", type=Path, help="also write the rebuilt rows here")
     commands.add_parser("publish", help="publish the newest version to DuckLake and Parquet")
@@ -248,16 +273,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{v.version_id}  {v.dataset_name}  as of {v.as_of_date}  {v.row_count:>9,} rows")
         return 0
     if args.command == "publish":
-        publication = publish_latest()
-        print(
-            f"published {publication.version_id} as DuckLake snapshot "
-            f"{publication.ducklake_snapshot_id}; export {publication.export_path}"
-        )
+        for publication in publish_latest():
+            print(
+                f"published {publication.version_id} as DuckLake snapshot "
+                f"{publication.ducklake_snapshot_id}; export {publication.export_path}"
+            )
         return 0
-    report = rebuild(args.as_of, output=args.output)
+    try:
+        report = rebuild(args.dataset, args.as_of, output=args.output)
+    except LookupError as error:
+        print(error, file=sys.stderr)
+        return 2
     verdict = "identical" if report.matches else "DIFFERENT"
     print(
-        f"{DATASET_NAME} as of {args.as_of}: registered {report.version.fingerprint}, "
+        f"{args.dataset} as of {args.as_of}: registered {report.version.fingerprint}, "
         f"rebuilt {report.rebuilt_fingerprint} ({report.rebuilt_rows:,} rows): {verdict}"
     )
     return 0 if report.matches else 1

@@ -4,12 +4,14 @@ The first days land at once and are built as a backfill; then the remaining days
 at a time, each followed by a build, so the snapshots record several versions of the
 customers and products that changed. It ends with a summary of what was built.
 
-    python -m orchestration.replay --customers 2000 --backfill-days 24 --daily-runs 3
+    python -m orchestration.replay --customers 2000 --backfill-days 40 --daily-runs 2
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 import shutil
 import subprocess
 import sys
@@ -31,11 +33,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--start-date", type=date.fromisoformat, default=date(2026, 1, 1))
+    # 40 days, so that 30-day labels exist for the first as-of dates; two daily runs after
+    # the backfill give the snapshots history and the registry several versions.
     parser.add_argument(
-        "--backfill-days", type=int, default=24, help="days landed before the first build"
+        "--backfill-days", type=int, default=40, help="days landed before the first build"
     )
     parser.add_argument(
-        "--daily-runs", type=int, default=3, help="days then landed and built one at a time"
+        "--daily-runs", type=int, default=2, help="days then landed and built one at a time"
     )
     return parser.parse_args(argv)
 
@@ -45,21 +49,29 @@ def run_generator(*args: str) -> None:
 
 
 def build(instance: DagsterInstance, label: str) -> None:
+    """Materialise the asset graph once; dbt's own output goes to data/logs/<label>.log."""
+    log_path = data_dir() / "logs" / (re.sub(r"[^a-z0-9]+", "-", label.lower()) + ".log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    result = materialize(
-        [warehouse_dbt_assets, dataset_publication],
-        resources={"dbt": dbt_resource},
-        instance=instance,
-        tags={"warehouse/replay": label},
-        # The step's dbt output is in the UI and target/; here one line per build is enough.
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
+    with log_path.open("w") as log, contextlib.redirect_stdout(log):
+        result = materialize(
+            [warehouse_dbt_assets, dataset_publication],
+            resources={"dbt": dbt_resource},
+            instance=instance,
+            tags={"warehouse/replay": label},
+            raise_on_error=False,
+            # The step's dbt output is in the UI and the log file; here one line a build.
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        )
+    if not result.success:
+        tail = "".join(log_path.read_text().splitlines(keepends=True)[-40:])
+        raise SystemExit(f"{tail}\n[run] {label} FAILED; dbt's full output: {log_path}")
     checks = result.get_asset_check_evaluations()
     failed = [check for check in checks if not check.passed]
     print(
         f"[run] {label}: {len(result.get_asset_materialization_events())} assets materialised, "
         f"{len(checks) - len(failed)}/{len(checks)} checks passed "
-        f"in {time.monotonic() - started:.0f}s",
+        f"in {time.monotonic() - started:.0f}s (log: {log_path})",
         flush=True,
     )
 
@@ -80,6 +92,9 @@ def main(argv: list[str] | None = None) -> None:
         f"--customers={args.customers}",
         f"--start-date={args.start_date.isoformat()}",
         f"--days={args.backfill_days}",
+        # planned length of the whole replay, so the drift day and sign-ups fall the same
+        # as in one `generate` of all the days
+        f"--plan-days={args.backfill_days + args.daily_runs}",
         f"--out={lake_dir()}",
     )
     instance = DagsterInstance.get()

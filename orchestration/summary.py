@@ -55,8 +55,31 @@ def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None
         """
     ).fetchone()
     print(f"Snapshot history: {versions:,} versions of {customers:,} customers")
+    print("\nTraining set (ml.ml_training_set_balance, entity split)")
+    for split, rows, customers, churn_rate in connection.execute(
+        """
+        select split, row_count, customer_count, churn_rate from ml.ml_training_set_balance
+        where split_scheme = 'entity' order by split desc
+        """
+    ).fetchall():
+        print(
+            f"  {split:<11} {rows:>8,} rows {customers:>6,} customers  churn rate {churn_rate:.1%}"
+        )
+    for version_id, dataset, as_of, rows, snapshot_id, export_path in connection.execute(
+        """
+        select versions.version_id, versions.dataset_name, versions.as_of_date,
+               versions.row_count, publications.ducklake_snapshot_id, publications.export_path
+        from ml.ml_dataset_versions as versions
+        left join ml.dataset_publications as publications using (version_id)
+        order by versions.built_at desc limit 1
+        """
+    ).fetchall():
+        print(
+            f"\nNewest dataset version: {dataset} as of {as_of}, {rows:,} rows, id {version_id}\n"
+            f"  DuckLake snapshot {snapshot_id}; export {export_path}"
+        )
     print(
-        f"\nML table: ml.ml_customer_features in {database}\n"
+        f"\nML tables: ml.ml_training_set, ml.ml_customer_features(_latest) in {database}\n"
         f'  open it: .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{database}', read_only=True).sql('from ml.ml_customer_features "
         f"limit 5'))\"\n"

@@ -2,8 +2,9 @@
     The dataset registry: one row per distinct version of each ML dataset ever built,
     appended and never rewritten (full_refresh is disabled, so even `dbt build
     --full-refresh` keeps it). A version is identified by its content: a build that yields
-    the same rows as the latest registered version adds nothing. `make dataset AS_OF=...`
-    rebuilds a registered version from history and compares fingerprints.
+    the same rows as an already registered version adds nothing. Its as-of date is the
+    knowledge date of the build (the newest feature as-of date), the value of var
+    dataset_as_of that rebuilds it: `make dataset AS_OF=...`.
 -#}
 {{ config(
     materialized='incremental',
@@ -12,39 +13,69 @@
     on_schema_change='fail',
 ) }}
 
-{%- set dataset_name = 'customer_features' %}
-{%- set dataset = ref('ml_customer_features') %}
+{%- set datasets = [
+    {'name': 'customer_features', 'model': 'ml_customer_features', 'split': none, 'label': none},
+    {'name': 'training_set', 'model': 'ml_training_set', 'split': 'entity_split', 'label': 'churned_30d'},
+] %}
 
 with
 
-dataset_rows as (
-    select
-        as_of_date,
-        customer_id
-    from {{ dataset }}
+knowledge as (
+    select max(as_of_date) as as_of_date
+    from {{ ref('ml_customer_features') }}
 ),
 
-summary as (
-    select
-        max(as_of_date) as as_of_date,
-        count(*) as row_count,
-        count(distinct customer_id) as entity_count
-    from dataset_rows
-),
+{% for dataset in datasets %}
+    {%- set relation = ref(dataset.model) %}
+    {{ dataset.name }}_splits as (
+        select
+            {{ dataset.split if dataset.split else "'all'" }} as split,
+            count(*) as row_count,
+            {%- if dataset.label %}
+                avg(case when {{ dataset.label }} then 1.0 else 0.0 end) as positive_share
+            {%- else %}
+                cast(null as double) as positive_share
+            {%- endif %}
+        from {{ relation }}
+        group by {{ dataset.split if dataset.split else "'all'" }}
+    ),
+
+    {{ dataset.name }}_built as (
+        select
+            '{{ dataset.name }}' as dataset_name,
+            knowledge.as_of_date,
+            (select count(*) from {{ relation }}) as row_count,
+            (select count(distinct dataset_rows.customer_id) from {{ relation }} as dataset_rows) as entity_count,
+            (
+                select {{ json_object_agg('split', 'row_count') }}
+                from {{ dataset.name }}_splits
+            ) as row_counts_by_split,
+            {%- if dataset.label %}
+                (
+                    select {{ json_object_agg('split', 'round(positive_share, 4)') }}
+                    from {{ dataset.name }}_splits
+                ) as label_balance,
+            {%- else %}
+                cast(null as {{ dbt.type_string() }}) as label_balance,
+            {%- endif %}
+            ({{ dataset_fingerprint(relation) }}) as fingerprint
+        from knowledge
+    ),
+{% endfor %}
 
 built as (
-    select
-        '{{ dataset_name }}' as dataset_name,
-        summary.as_of_date,
-        summary.row_count,
-        summary.entity_count,
-        '{"all": ' || cast(summary.row_count as {{ dbt.type_string() }}) || '}' as row_counts_by_split,
-        cast(null as {{ dbt.type_string() }}) as label_balance,
-        ({{ dataset_fingerprint(dataset) }}) as fingerprint,
-        '{{ var("git_commit", env_var("WAREHOUSE_GIT_COMMIT", "unknown")) }}' as git_commit,
-        '{{ invocation_id }}' as dbt_invocation_id,
-        {{ dbt.current_timestamp() }} as built_at
-    from summary
+    {% for dataset in datasets %}
+        select
+            dataset_name,
+            as_of_date,
+            row_count,
+            entity_count,
+            row_counts_by_split,
+            label_balance,
+            fingerprint
+        from {{ dataset.name }}_built
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 )
 
 select
@@ -57,9 +88,9 @@ select
     row_counts_by_split,
     label_balance,
     fingerprint,
-    git_commit,
-    dbt_invocation_id,
-    built_at
+    '{{ var("git_commit", env_var("WAREHOUSE_GIT_COMMIT", "unknown")) }}' as git_commit,
+    '{{ invocation_id }}' as dbt_invocation_id,
+    {{ dbt.current_timestamp() }} as built_at
 from built
 {% if is_incremental() %}
     where not exists (

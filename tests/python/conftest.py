@@ -20,9 +20,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # Small but complete: every defect rule fires, the drift day falls inside the backfill,
-# and three daily runs after it give the snapshots a history (changes and deletions of
-# customers who existed at the first build) and the registry three more versions.
-SAMPLE = {"seed": 7, "customers": 400, "start_date": "2026-03-01", "backfill_days": 10}
+# 30-day labels exist for the first as-of dates, and three daily runs after it give the
+# snapshots a history (changes and deletions of customers who existed at the first build)
+# and the registry three more versions of each dataset.
+SAMPLE = {"seed": 7, "customers": 400, "start_date": "2026-03-01", "backfill_days": 36}
 DAILY_RUNS = 3
 
 
@@ -114,6 +115,7 @@ def build_sample_warehouse(root: Path, backfill_days: int, daily_runs: int) -> W
         f"--customers={SAMPLE['customers']}",
         f"--start-date={SAMPLE['start_date']}",
         f"--days={backfill_days}",
+        f"--plan-days={backfill_days + daily_runs}",
         f"--out={warehouse.lake}",
     )
     build_and_publish(warehouse)

@@ -1,0 +1,21 @@
+{#-
+    The training set as Parquet for training jobs, one folder per entity split
+    (entity_split=train/validation/test), rewritten by every build. Immutable copies of
+    each registered version are written by the dataset_publication asset under
+    exports/training_set/version=<id>/. Datasheet: see ml_training_set.
+-#}
+{{ config(
+    materialized='external',
+    location=env_var('WAREHOUSE_EXPORTS_DIR', env_var('WAREHOUSE_DATA_DIR', 'data') ~ '/exports')
+        ~ '/training_set/latest',
+    format='parquet',
+    options={'partition_by': 'entity_split', 'overwrite': true},
+) }}
+
+{%- set columns = customer_feature_columns()
+    + ['recency_score', 'frequency_score', 'monetary_score', 'churned_30d', 'spend_next_30d_eur',
+       'time_split', 'entity_split'] %}
+
+select
+    {{ columns | join(",\n    ") }}
+from {{ ref('ml_training_set') }}
