@@ -39,7 +39,7 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
-	@mkdir -p data
+	@mkdir -p data/exports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint
@@ -53,13 +53,13 @@ ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
 
 docs: $(INSTALLED)
-	@mkdir -p data
+	@mkdir -p data/exports
 	$(BIN)/dbt docs generate
 	$(BIN)/dbt docs serve --host 127.0.0.1 --port 8080 --no-browser
 
 dataset: $(INSTALLED)
-	@test -n "$(AS_OF)" || { echo "usage: make dataset AS_OF=YYYY-MM-DD (see: .venv/bin/python -m orchestration.datasets list)"; exit 2; }
-	$(BIN)/python -m orchestration.datasets rebuild --as-of $(AS_OF)
+	@test -n "$(AS_OF)" || { echo "usage: make dataset AS_OF=YYYY-MM-DD [DATASET=training_set|customer_features] (versions: .venv/bin/python -m orchestration.datasets list)"; exit 2; }
+	$(BIN)/python -m orchestration.datasets rebuild --dataset $(or $(DATASET),training_set) --as-of $(AS_OF)
 
 clean:
 	rm -rf data target logs .dagster_home .pytest_cache .ruff_cache

@@ -27,7 +27,7 @@ import duckdb
 
 from orchestration.fingerprint import fingerprint
 from orchestration.lakehouse import publish
-from orchestration.project import DBT_EXECUTABLE, REPO_ROOT, data_dir, duckdb_path
+from orchestration.project import DBT_EXECUTABLE, REPO_ROOT, data_dir, duckdb_path, exports_dir
 
 # Registered dataset → the dbt model that builds it (in the ml schema).
 DATASETS = {"customer_features": "ml_customer_features", "training_set": "ml_training_set"}
@@ -37,10 +37,6 @@ PUBLICATIONS_TABLE = "ml.dataset_publications"
 
 def lakehouse_dir() -> Path:
     return Path(os.environ.get("WAREHOUSE_LAKEHOUSE_DIR", data_dir() / "lakehouse")).resolve()
-
-
-def exports_dir() -> Path:
-    return Path(os.environ.get("WAREHOUSE_EXPORTS_DIR", data_dir() / "exports")).resolve()
 
 
 @dataclass(frozen=True)

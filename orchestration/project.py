@@ -50,13 +50,20 @@ def git_commit() -> str:
     return commit + ("-dirty" if dirty else "")
 
 
+def exports_dir() -> Path:
+    return Path(os.environ.get("WAREHOUSE_EXPORTS_DIR", data_dir() / "exports")).resolve()
+
+
 def export_environment() -> None:
     """Pin the absolute data paths in the environment, for dbt subprocesses started anywhere,
     and the code version the dataset registry records."""
     os.environ.setdefault("WAREHOUSE_GIT_COMMIT", git_commit())
     os.environ.setdefault("WAREHOUSE_LAKE_DIR", str(lake_dir()))
     os.environ.setdefault("WAREHOUSE_DUCKDB_PATH", str(duckdb_path()))
+    os.environ.setdefault("WAREHOUSE_EXPORTS_DIR", str(exports_dir()))
     os.environ.setdefault("DBT_PROFILES_DIR", str(PROFILES_DIR))
+    # dbt's Parquet exports write into this folder, and DuckDB creates only their last level.
+    exports_dir().mkdir(parents=True, exist_ok=True)
 
 
 export_environment()

@@ -22,8 +22,8 @@ import duckdb
 from dagster import DagsterInstance, materialize
 
 from orchestration.assets import dataset_publication, warehouse_dbt_assets
-from orchestration.datasets import exports_dir, lakehouse_dir
-from orchestration.project import data_dir, duckdb_path, lake_dir
+from orchestration.datasets import lakehouse_dir
+from orchestration.project import data_dir, duckdb_path, exports_dir, lake_dir
 from orchestration.resources import dbt_resource
 from orchestration.summary import print_summary
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(stale)
         elif stale.exists():
             stale.unlink()
-    data_dir().mkdir(parents=True, exist_ok=True)
+    exports_dir().mkdir(parents=True, exist_ok=True)
 
     run_generator(
         "generate",

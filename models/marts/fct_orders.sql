@@ -5,7 +5,9 @@
     order and re-running a day changes nothing.
 -#}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='order_id') }}
--- The incremental branch reads these directly: depends_on: {{ ref('stg_shop__orders') }}, {{ ref('stg_shop__order_items') }}
+-- The incremental branch reads these directly:
+-- depends_on: {{ ref('stg_shop__orders') }}
+-- depends_on: {{ ref('stg_shop__order_items') }}
 
 with
 

@@ -53,7 +53,11 @@ def warehouse_env(root: Path) -> dict[str, str]:
         DBT_TARGET_PATH=str(root / "target"),
         DBT_LOG_PATH=str(root / "logs"),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        # Every path explicitly: importing orchestration in this process sets defaults in
+        # os.environ that point at the checkout's data/.
         WAREHOUSE_DATA_DIR=str(root),
+        WAREHOUSE_EXPORTS_DIR=str(root / "exports"),
+        WAREHOUSE_LAKEHOUSE_DIR=str(root / "lakehouse"),
         WAREHOUSE_GIT_COMMIT="test-suite",
     )
     return env
@@ -101,6 +105,7 @@ def build_and_publish(warehouse: Warehouse) -> None:
 
 def build_sample_warehouse(root: Path, backfill_days: int, daily_runs: int) -> Warehouse:
     env = warehouse_env(root)
+    (root / "exports").mkdir(parents=True, exist_ok=True)
     warehouse = Warehouse(
         root=root,
         lake=root / "lake",

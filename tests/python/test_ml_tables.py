@@ -252,7 +252,7 @@ def test_a_baseline_model_trains_on_the_export_and_reproduces_on_a_rebuilt_versi
 ) -> None:
     exported = (
         ds.dataset(
-            warehouse.root / "exports" / "training_set" / "latest",
+            warehouse.root / "exports" / "training_set_latest",
             format="parquet",
             partitioning="hive",
         )

@@ -1,13 +1,15 @@
 {#-
     The training set as Parquet for training jobs, one folder per entity split
-    (entity_split=train/validation/test), rewritten by every build. Immutable copies of
+    (exports/training_set_latest/entity_split=train|validation|test/), rewritten by every
+    build. DuckDB creates only the last folder level, so exports/ must exist: make,
+    Dagster and the run scripts create it. Immutable copies of
     each registered version are written by the dataset_publication asset under
     exports/training_set/version=<id>/. Datasheet: see ml_training_set.
 -#}
 {{ config(
     materialized='external',
     location=env_var('WAREHOUSE_EXPORTS_DIR', env_var('WAREHOUSE_DATA_DIR', 'data') ~ '/exports')
-        ~ '/training_set/latest',
+        ~ '/training_set_latest',
     format='parquet',
     options={'partition_by': 'entity_split', 'overwrite': true},
 ) }}
