@@ -29,8 +29,12 @@ from orchestration.fingerprint import fingerprint
 from orchestration.lakehouse import publish
 from orchestration.project import DBT_EXECUTABLE, REPO_ROOT, data_dir, duckdb_path, exports_dir
 
-# Registered dataset → the dbt model that builds it (in the ml schema).
-DATASETS = {"customer_features": "ml_customer_features", "training_set": "ml_training_set"}
+# Registered dataset → (dbt selector of the model that builds it, its table in the ml
+# schema). The feature table's version 1 keeps the unversioned table name (an alias).
+DATASETS = {
+    "customer_features": ("ml_customer_features.v1", "ml_customer_features"),
+    "training_set": ("ml_training_set", "ml_training_set"),
+}
 REGISTRY_TABLE = "ml.ml_dataset_versions"
 PUBLICATIONS_TABLE = "ml.dataset_publications"
 
@@ -100,7 +104,7 @@ def find_version(dataset: str, as_of: date, database: Path | None = None) -> Reg
     return matches[-1]
 
 
-def compiled_dataset_sql(model: str, as_of: date) -> str:
+def compiled_dataset_sql(selector: str, as_of: date) -> str:
     """The dataset model's SQL, compiled by dbt with `dataset_as_of` set to `as_of`."""
     with tempfile.TemporaryDirectory(prefix="dataset-rebuild-") as target:
         env = dict(os.environ, DBT_TARGET_PATH=target, DBT_LOG_PATH=target)
@@ -112,7 +116,7 @@ def compiled_dataset_sql(model: str, as_of: date) -> str:
                 # the whole dataset, not the incremental slice of a daily run
                 "--full-refresh",
                 "--select",
-                model,
+                selector,
                 "--vars",
                 json.dumps({"dataset_as_of": as_of.isoformat()}),
             ],
@@ -122,8 +126,8 @@ def compiled_dataset_sql(model: str, as_of: date) -> str:
             text=True,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"dbt compile of {model} failed:\n{result.stdout}")
-        compiled = next(Path(target, "compiled").rglob(f"{model}.sql"))
+            raise RuntimeError(f"dbt compile of {selector} failed:\n{result.stdout}")
+        (compiled,) = Path(target, "compiled").rglob("*.sql")
         return compiled.read_text()
 
 
@@ -170,7 +174,7 @@ def publish_latest(database: Path | None = None) -> list[Publication]:
         return [publication for publication in done if publication is not None]
 
     lakehouse = lakehouse_dir()
-    tables = {dataset: f"ml.{model}" for dataset, model in DATASETS.items()}
+    tables = {dataset: f"ml.{table}" for dataset, (_, table) in DATASETS.items()}
     published = publish(
         database, lakehouse / "catalog.ducklake", lakehouse / "data", list(tables.values())
     )

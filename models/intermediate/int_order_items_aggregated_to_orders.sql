@@ -2,7 +2,7 @@
 select
     order_id,
     count(*) as line_count,
-    sum(quantity) as unit_count,
+    cast(sum(quantity) as {{ dbt.type_bigint() }}) as unit_count,
     sum(quantity * unit_price) as gross_amount,
     max(_ingest_date) as last_ingest_date
 from {{ ref('stg_shop__order_items') }}

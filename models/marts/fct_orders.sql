@@ -4,7 +4,9 @@
     status record or a line in the run's ingest window, so a late "delivered" updates its
     order and re-running a day changes nothing.
 -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='order_id') }}
+{{ config(
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='order_id', on_schema_change='fail'
+) }}
 -- The incremental branch reads these directly:
 -- depends_on: {{ ref('stg_shop__orders') }}
 -- depends_on: {{ ref('stg_shop__order_items') }}

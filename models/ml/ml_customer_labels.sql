@@ -27,7 +27,7 @@ labelled_dates as (
         cast({{ dbt.dateadd('day', horizon_days, 'features.as_of_date') }} as {{ dbt.type_timestamp() }})
             as window_end_at,
         cast({{ dbt.dateadd('day', horizon_days, 'features.as_of_date') }} as date) as window_end_date
-    from {{ ref('ml_customer_features') }} as features
+    from {{ ref('ml_customer_features', v=1) }} as features
     cross join knowledge
     where {{ dbt.dateadd('day', horizon_days, 'features.as_of_date') }} <= knowledge.knowledge_date
 ),

@@ -14,19 +14,19 @@
 ) }}
 
 {%- set datasets = [
-    {'name': 'customer_features', 'model': 'ml_customer_features', 'split': none, 'label': none},
-    {'name': 'training_set', 'model': 'ml_training_set', 'split': 'entity_split', 'label': 'churned_30d'},
+    {'name': 'customer_features', 'relation': ref('ml_customer_features', v=1), 'split': none, 'label': none},
+    {'name': 'training_set', 'relation': ref('ml_training_set'), 'split': 'entity_split', 'label': 'churned_30d'},
 ] %}
 
 with
 
 knowledge as (
     select max(as_of_date) as as_of_date
-    from {{ ref('ml_customer_features') }}
+    from {{ ref('ml_customer_features', v=1) }}
 ),
 
 {% for dataset in datasets %}
-    {%- set relation = ref(dataset.model) %}
+    {%- set relation = dataset.relation %}
     {{ dataset.name }}_splits as (
         select
             {{ dataset.split if dataset.split else "'all'" }} as split,

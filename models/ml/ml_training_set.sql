@@ -34,7 +34,7 @@ labelled as (
         labels.churned_30d,
         labels.spend_next_30d_eur
     from {{ ref('ml_customer_labels') }} as labels
-    inner join {{ ref('ml_customer_features') }} as features
+    inner join {{ ref('ml_customer_features', v=1) }} as features
         on
             labels.customer_id = features.customer_id
             and labels.as_of_date = features.as_of_date

@@ -6,7 +6,9 @@
     registered version rebuilds bit for bit (docs/versioning.md).
     var dataset_as_of (YYYY-MM-DD) caps the as-of dates, to rebuild a registered version.
 -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date') }}
+{{ config(
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail'
+) }}
 
 {%- set as_of_dates_sql %}
     select distinct cast({{ dbt.dateadd('day', 1, '_ingest_date') }} as date) as as_of_date
