@@ -83,11 +83,12 @@ def registered_versions(database: Path | None = None) -> list[RegisteredVersion]
 
 
 def dataset_model(dataset: str) -> str:
+    """The dbt selector of the model that builds `dataset`."""
     if dataset not in DATASETS:
         raise LookupError(
             f"Unknown dataset {dataset!r}; registered datasets: {', '.join(DATASETS)}"
         )
-    return DATASETS[dataset]
+    return DATASETS[dataset][0]
 
 
 def find_version(dataset: str, as_of: date, database: Path | None = None) -> RegisteredVersion:

@@ -172,10 +172,14 @@ def test_entity_split_proportions_match_configuration_in_every_stratum(
                 select customer_id, entity_split,
                        arg_min(churned_30d, as_of_date) as first_label
                 from ml.ml_training_set group by customer_id, entity_split
+            ),
+            counted as (
+                select first_label, entity_split, count(*) as customers
+                from customers group by first_label, entity_split
             )
             select first_label, entity_split,
-                   count(*) / sum(count(*)) over (partition by first_label) as share
-            from customers group by all
+                   customers / sum(customers) over (partition by first_label) as share
+            from counted
             """
         ).fetchall()
     assert {split for _, split, _ in shares} == set(configured)

@@ -3,9 +3,12 @@ lost; contracts stop a breaking change; feature v1 consumers survive v2."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -255,7 +258,10 @@ def test_every_defect_class_in_a_hand_made_file_is_quarantined_with_its_reason(
         ),
     )
     env = warehouse_env(tmp_path)
-    run_dbt(env, "build", "--select", "+row_count_reconciliation")
+    # cautious: only tests whose every parent is selected (not the tests joining to other seeds)
+    run_dbt(
+        env, "build", "--select", "+row_count_reconciliation", "--indirect-selection", "cautious"
+    )
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
         quarantined = Counter(
@@ -371,3 +377,38 @@ def test_feature_v1_consumers_keep_their_columns_while_v2_renames_and_adds(
         "orders_per_session_30d",
     }
     assert training_rows > 0, "the v1 consumer ml_training_set built"
+
+
+def freshness_statuses(env: dict[str, str], target: Path) -> dict[str, str]:
+    run_dbt(env, "source", "freshness", "--target-path", str(target), check=False)
+    results = json.loads((target / "sources.json").read_text())["results"]
+    return {result["unique_id"].rsplit(".", 1)[-1]: result["status"] for result in results}
+
+
+def test_source_freshness_passes_on_a_current_lake_and_errors_on_a_stale_one(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    fresh_lake = tmp_path / "lake"
+    start = (date.today() - timedelta(days=2)).isoformat()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "generate",
+            "--seed=1",
+            "--customers=30",
+            f"--start-date={start}",
+            "--days=2",
+            f"--out={fresh_lake}",
+        ],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    fresh = freshness_statuses(warehouse_env(tmp_path), tmp_path / "fresh")
+    stale = freshness_statuses(warehouse.env, tmp_path / "stale")
+    sources = {"customers", "products", "orders", "order_items", "events"}
+    assert fresh == dict.fromkeys(sources, "pass")
+    # the shared sample ends in spring 2026: long past the four-day error threshold
+    assert stale == dict.fromkeys(sources, "error")

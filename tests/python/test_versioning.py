@@ -43,18 +43,24 @@ def copy_of(warehouse: Warehouse, tmp_path: Path) -> tuple[Path, dict[str, str]]
     return database, env
 
 
-def registry(warehouse: Warehouse) -> list[tuple[str, object, int, str]]:
+def registry(
+    warehouse: Warehouse, dataset: str = "customer_features"
+) -> list[tuple[str, object, int, str]]:
     with warehouse.connect() as connection:
         return connection.execute(
             """
             select version_id, as_of_date, row_count, fingerprint
-            from ml.ml_dataset_versions order by as_of_date
-            """
+            from ml.ml_dataset_versions where dataset_name = ? order by as_of_date
+            """,
+            [dataset],
         ).fetchall()
 
 
-def test_each_build_registered_one_version(warehouse: Warehouse) -> None:
-    versions = registry(warehouse)
+@pytest.mark.parametrize("dataset", ["customer_features", "training_set"])
+def test_each_build_registered_one_version_of_each_dataset(
+    warehouse: Warehouse, dataset: str
+) -> None:
+    versions = registry(warehouse, dataset)
     assert len(versions) == 1 + warehouse.daily_runs
     assert len({v[3] for v in versions}) == len(versions)
 
@@ -83,7 +89,11 @@ def test_a_version_rebuilds_bit_for_bit_after_later_days_corrected_history(
 
     rebuilt_path = tmp_path / "rebuilt.parquet"
     result = run_datasets(
-        warehouse.env, "rebuild", f"--as-of={v1_as_of.isoformat()}", f"--output={rebuilt_path}"
+        warehouse.env,
+        "rebuild",
+        "--dataset=customer_features",
+        f"--as-of={v1_as_of.isoformat()}",
+        f"--output={rebuilt_path}",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "identical" in result.stdout
@@ -98,37 +108,39 @@ def test_a_version_rebuilds_bit_for_bit_after_later_days_corrected_history(
 
 def test_rebuilding_an_unregistered_date_names_the_registered_ones(warehouse: Warehouse) -> None:
     result = run_datasets(warehouse.env, "rebuild", "--as-of=2001-01-01")
-    assert result.returncode != 0
-    assert "No version of customer_features as of 2001-01-01" in result.stderr
+    assert result.returncode == 2
+    assert "No version of training_set as of 2001-01-01" in result.stderr
 
 
 def test_published_versions_read_back_through_ducklake_time_travel(warehouse: Warehouse) -> None:
     with warehouse.connect() as connection:
         publications = connection.execute(
             """
-            select publications.ducklake_snapshot_id, versions.fingerprint
+            select publications.ducklake_snapshot_id, versions.dataset_name, versions.fingerprint
             from ml.dataset_publications as publications
             join ml.ml_dataset_versions as versions using (version_id)
             order by publications.ducklake_snapshot_id
             """
         ).fetchall()
-    assert len(publications) == 1 + warehouse.daily_runs
+    assert len(publications) == 2 * (1 + warehouse.daily_runs)
+    tables = {"customer_features": "ml.ml_customer_features", "training_set": "ml.ml_training_set"}
     lakehouse = warehouse.root / "lakehouse"
-    for snapshot_id, registered_fingerprint in publications:
+    for snapshot_id, dataset, registered_fingerprint in publications:
         assert (
             fingerprint_at_version(
                 lakehouse / "catalog.ducklake",
                 lakehouse / "data",
-                "ml.ml_customer_features",
+                tables[dataset],
                 snapshot_id,
             )
             == registered_fingerprint
-        )
+        ), (dataset, snapshot_id)
 
 
 def test_exports_are_written_once_per_version_under_a_versioned_path(warehouse: Warehouse) -> None:
-    exports = sorted((warehouse.root / "exports" / "customer_features").glob("version=*/*.parquet"))
-    assert len(exports) == len(registry(warehouse))
+    for dataset in ("customer_features", "training_set"):
+        exports = sorted((warehouse.root / "exports" / dataset).glob("version=*/*.parquet"))
+        assert len(exports) == len(registry(warehouse, dataset)), dataset
     assert not list((warehouse.root / "exports").rglob("*.partial"))
 
 
@@ -207,7 +219,8 @@ def test_as_of_returns_one_version_per_customer(warehouse: Warehouse) -> None:
         "--output",
         "json",
     )
-    payload = result.stdout[result.stdout.index("{") : result.stdout.rindex("}") + 1]
+    # the JSON document is the last thing printed, on lines of its own
+    payload = result.stdout[result.stdout.rindex("\n{\n") + 1 : result.stdout.rindex("}") + 1]
     row = json.loads(payload)["show"][0]
     assert row["versions"] == row["customers"] > 0
 
