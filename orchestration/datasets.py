@@ -118,6 +118,9 @@ def compiled_dataset_sql(selector: str, as_of: date) -> str:
                 "--full-refresh",
                 "--select",
                 selector,
+                # the model alone, not the data tests attached to it
+                "--indirect-selection",
+                "empty",
                 "--vars",
                 json.dumps({"dataset_as_of": as_of.isoformat()}),
             ],

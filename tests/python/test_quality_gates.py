@@ -397,7 +397,7 @@ def test_source_freshness_passes_on_a_current_lake_and_errors_on_a_stale_one(
             "generator",
             "generate",
             "--seed=1",
-            "--customers=30",
+            "--customers=400",
             f"--start-date={start}",
             "--days=2",
             f"--out={fresh_lake}",
