@@ -16,6 +16,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from conftest import REPO_ROOT, Warehouse, run_dbt, warehouse_env
 
+from generator.sources import (
+    CUSTOMERS_SCHEMA,
+    EVENTS_SCHEMA,
+    ORDER_ITEMS_SCHEMA,
+    ORDERS_SCHEMA,
+    PRODUCTS_SCHEMA,
+)
+
 DAY = "2026-05-01"
 AT = datetime(2026, 5, 1, 12, 0)
 FUTURE = datetime(2027, 5, 1, 12, 0)
@@ -165,98 +173,16 @@ def test_every_defect_class_in_a_hand_made_file_is_quarantined_with_its_reason(
     check, plus clean rows and exact re-deliveries: each defective row is quarantined with
     its reason and raw values, and rows landed = kept + duplicates + quarantined."""
     lake = tmp_path / "lake"
-    ts = pa.timestamp("us")
+    # The lake contract's own schemas; quantity arrives as text, as in the drift day's file.
+    items_schema = ORDER_ITEMS_SCHEMA.set(
+        ORDER_ITEMS_SCHEMA.get_field_index("quantity"), pa.field("quantity", pa.string())
+    )
     customers = [dict(row, preferred_language="de") for row in CUSTOMERS]
-    write(
-        lake,
-        "customers",
-        customers,
-        pa.schema(
-            [
-                ("customer_id", pa.string()),
-                ("email", pa.string()),
-                ("first_name", pa.string()),
-                ("last_name", pa.string()),
-                ("phone", pa.string()),
-                ("birth_date", pa.date32()),
-                ("country_code", pa.string()),
-                ("city", pa.string()),
-                ("postal_code", pa.string()),
-                ("segment", pa.string()),
-                ("marketing_opt_in", pa.bool_()),
-                ("created_at", ts),
-                ("updated_at", ts),
-                ("is_deleted", pa.bool_()),
-                ("preferred_language", pa.string()),
-            ]
-        ),
-    )
-    write(
-        lake,
-        "products",
-        PRODUCTS,
-        pa.schema(
-            [
-                ("product_id", pa.string()),
-                ("product_name", pa.string()),
-                ("category", pa.string()),
-                ("list_price", pa.float64()),
-                ("is_active", pa.bool_()),
-                ("updated_at", ts),
-            ]
-        ),
-    )
-    write(
-        lake,
-        "orders",
-        ORDERS,
-        pa.schema(
-            [
-                ("order_id", pa.string()),
-                ("customer_id", pa.string()),
-                ("status", pa.string()),
-                ("placed_at", ts),
-                ("status_at", ts),
-                ("channel", pa.string()),
-                ("currency", pa.string()),
-                ("shipping_country_code", pa.string()),
-            ]
-        ),
-    )
-    write(
-        lake,
-        "order_items",
-        ITEMS,
-        pa.schema(
-            [
-                ("order_id", pa.string()),
-                ("line_number", pa.int64()),
-                ("product_id", pa.string()),
-                ("quantity", pa.string()),
-                ("unit_price", pa.float64()),
-            ]
-        ),
-    )
-    write(
-        lake,
-        "events",
-        EVENTS,
-        pa.schema(
-            [
-                ("event_id", pa.string()),
-                ("session_id", pa.string()),
-                ("customer_id", pa.string()),
-                ("anonymous_id", pa.string()),
-                ("event_type", pa.string()),
-                ("event_at", ts),
-                ("page_url", pa.string()),
-                ("search_query", pa.string()),
-                ("product_id", pa.string()),
-                ("device", pa.string()),
-                ("ip_address", pa.string()),
-            ]
-        ),
-    )
+    write(lake, "customers", customers, CUSTOMERS_SCHEMA)
+    write(lake, "products", PRODUCTS, PRODUCTS_SCHEMA)
+    write(lake, "orders", ORDERS, ORDERS_SCHEMA)
+    write(lake, "order_items", ITEMS, items_schema)
+    write(lake, "events", EVENTS, EVENTS_SCHEMA)
     env = warehouse_env(tmp_path)
     # cautious: only tests whose every parent is selected (not the tests joining to other seeds)
     run_dbt(
