@@ -85,14 +85,14 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     kinds={"ducklake", "parquet"},
 )
 def dataset_publication() -> MaterializeResult:
-    """The newest registered dataset version, published to the DuckLake catalog (a snapshot
-    id to time-travel to) and exported as Parquet under a path named by its version."""
-    publication = publish_latest()
-    return MaterializeResult(
-        metadata={
-            "version_id": publication.version_id,
-            "ducklake_snapshot_id": publication.ducklake_snapshot_id,
-            "fingerprint": publication.fingerprint,
-            "export_path": MetadataValue.path(str(publication.export_path)),
-        }
-    )
+    """The newest registered version of each dataset, published to the DuckLake catalog (a
+    snapshot id to time-travel to) and exported as Parquet under a path named by its version."""
+    metadata = {}
+    for publication in publish_latest():
+        # exports/<dataset>/version=<id>/<dataset>.parquet
+        dataset = publication.export_path.parent.parent.name
+        metadata[f"{dataset}/version_id"] = publication.version_id
+        metadata[f"{dataset}/ducklake_snapshot_id"] = publication.ducklake_snapshot_id
+        metadata[f"{dataset}/fingerprint"] = publication.fingerprint
+        metadata[f"{dataset}/export_path"] = MetadataValue.path(str(publication.export_path))
+    return MaterializeResult(metadata=metadata)
