@@ -4,7 +4,7 @@ The first days land at once and are built as a backfill; then the remaining days
 at a time, each followed by a build, so the snapshots record several versions of the
 customers and products that changed. It ends with a summary of what was built.
 
-    python -m orchestration.replay --customers 2000 --backfill-days 40 --daily-runs 2
+    python -m orchestration.replay --customers 2000 --backfill-days 40 --daily-runs 1
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--start-date", type=date.fromisoformat, default=date(2026, 1, 1))
-    # 40 days, so that 30-day labels exist for the first as-of dates; two daily runs after
+    # 40 days, so that 30-day labels exist for the first as-of dates; a daily run after
     # the backfill give the snapshots history and the registry several versions.
     parser.add_argument(
         "--backfill-days", type=int, default=40, help="days landed before the first build"
     )
     parser.add_argument(
-        "--daily-runs", type=int, default=2, help="days then landed and built one at a time"
+        "--daily-runs", type=int, default=1, help="days then landed and built one at a time"
     )
     return parser.parse_args(argv)
 
