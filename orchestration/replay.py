@@ -16,13 +16,14 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 from dagster import DagsterInstance, materialize
 
 from orchestration.assets import dataset_publication, warehouse_dbt_assets
 from orchestration.datasets import lakehouse_dir
+from orchestration.freshness import source_freshness, summary_line
 from orchestration.project import data_dir, duckdb_path, exports_dir, lake_dir
 from orchestration.resources import dbt_resource
 from orchestration.summary import print_summary
@@ -32,7 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--start-date", type=date.fromisoformat, default=date(2026, 1, 1))
+    parser.add_argument(
+        "--start-date",
+        type=date.fromisoformat,
+        default=None,
+        help="first day of the sample (default: so that the last day landed yesterday)",
+    )
     # 40 days, so that 30-day labels exist for the first as-of dates; a daily run after
     # the backfill give the snapshots history and the registry several versions.
     parser.add_argument(
@@ -41,7 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--daily-runs", type=int, default=1, help="days then landed and built one at a time"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.start_date is None:
+        # Ending yesterday keeps the sources fresh, so source freshness means something.
+        args.start_date = date.today() - timedelta(days=args.backfill_days + args.daily_runs)
+    return args
 
 
 def run_generator(*args: str) -> None:
@@ -103,8 +113,10 @@ def main(argv: list[str] | None = None) -> None:
         run_generator("append", f"--out={lake_dir()}", "--days=1")
         build(instance, f"daily run {day} of {args.daily_runs}")
 
+    freshness = summary_line(source_freshness())
     with duckdb.connect(str(duckdb_path()), read_only=True) as connection:
         print_summary(connection, duckdb_path())
+    print(freshness)
 
 
 if __name__ == "__main__":
