@@ -28,9 +28,10 @@ $(INSTALLED): requirements.lock pyproject.toml
 
 install: $(INSTALLED)
 
+# Dagster's instance settings; its usage telemetry is off (nothing leaves this machine).
 $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
-	@touch $@
+	@printf 'telemetry:\n  enabled: false\n' > $@
 
 run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m orchestration.replay
