@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: help install run test lint format ui docs dataset clean
+.PHONY: help install run test lint format ui docs dataset clean browser screenshot
 
 help:
 	@echo "make run    generate the sample lake and replay it through Dagster + dbt (data/)"
@@ -28,16 +28,31 @@ $(INSTALLED): requirements.lock pyproject.toml
 
 install: $(INSTALLED)
 
-# Dagster's instance settings; its usage telemetry is off (nothing leaves this machine).
-$(DAGSTER_HOME)/dagster.yaml:
+# The instance settings (a concurrency pool of one for warehouse writers) are versioned in
+# orchestration/dagster.yaml and copied into DAGSTER_HOME.
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\n' > $@
+	cp orchestration/dagster.yaml $@
+
+# Headless Chromium and its WebDriver for the browser test (tests/python/test_ui_browser.py).
+# Installed from Debian's packages where apt works; never fails the test run: without them
+# the browser test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+		command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver) >/dev/null 2>&1; } || \
+		echo "Chromium could not be installed here: the browser test will skip."
 
 run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m orchestration.replay
 
-test: $(INSTALLED)
+test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
+
+# Refresh the README's screenshots (docs/images/) with the browser test.
+screenshot: $(INSTALLED) browser
+	UI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/python/test_ui_browser.py
 
 lint: $(INSTALLED)
 	@mkdir -p data/exports
@@ -64,3 +79,10 @@ dataset: $(INSTALLED)
 
 clean:
 	rm -rf data target logs .dagster_home .pytest_cache .ruff_cache
+
+# Elementary monitoring through the monitoring/ overlay (README, "Monitoring"): the build,
+# then the monitors, the HTML report in data/monitoring/ and alerts to an offline webhook.
+# Without the overlay's packages and without dbt Hub it says that monitoring is off, exit 0.
+.PHONY: monitor
+monitor: $(INSTALLED)
+	$(BIN)/python monitoring/monitor.py

@@ -1,43 +1,149 @@
-"""The asset graph: raw lake folders, then every dbt seed, model and snapshot.
+"""The asset graph: raw lake partitions, two sets of dbt assets, and the publication.
 
-Raw sources are external assets (the lake is filled by the shop's export, not by us), so
-lineage in the UI starts at the files. dbt tests become asset checks on their models.
+- Raw sources are external assets partitioned by ingest date: the lake is filled by the
+  shop's export, not by us (the lake sensor records each new day).
+- `partitioned_models`: the models dbt builds incrementally by ingest date (staging, audit,
+  fct_orders, ml_customer_features) and the views that only read them (int_), partitioned
+  by day. A run of a partition or of a range of them (one run per
+  backfill) passes the range to dbt as `min_date`/`max_date`.
+- `warehouse_models`: everything else (seeds, snapshots, dims, labels, training set,
+  exports and the append-only dataset registry), unpartitioned, once per run.
+
+Why two sets and not three (snapshots on their own): Dagster runs a set once per stretch of
+the graph between the other set's assets, and each of those steps is a dbt process (about
+6 s of start-up and parsing). The views go with the partitioned models they sit between, and
+snapshots with the dims that read them, so a whole-graph run is five dbt steps, not eight.
+(The base_ views stay with the seeds they join: in the partitioned set they would need a
+step of their own after the seeds'.)
+- `dataset_publication`: the newest registered dataset version in DuckLake and Parquet.
+
+Every dbt test is an asset check on its model; tests of severity error are blocking, so a
+failure stops the assets downstream of it. Every step that writes the warehouse is in the
+pool `warehouse` (limit 1): DuckDB has one writer per file.
 """
 
-import json
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
+    AutomationCondition,
+    BackfillPolicy,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
 )
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from orchestration.datasets import publish_latest
-from orchestration.project import lake_dir, warehouse_project
+from orchestration.dbt_build import manifest, run_dbt
+from orchestration.partitions import daily_partitions, run_window
+from orchestration.project import duckdb_path, lake_dir, warehouse_project
+from orchestration.warehouse_lock import WAREHOUSE_POOL, ensure_writable
 
-# dbt folders (the second element of a node's fqn) and the Dagster group each lands in.
+MANIFEST_PATH = warehouse_project.manifest_path
+
+# The append-only registry is incremental in dbt, but a run appends to it once, after the
+# training set: it is not partitioned.
+REGISTRY_MODEL = "ml_dataset_versions"
+
+# dbt folders (the second element of a node's fqn) → Dagster group (the warehouse layer).
 LAYER_GROUPS = {
     "staging": "staging",
-    "audit": "audit",
+    "audit": "monitoring",
     "intermediate": "intermediate",
     "marts": "marts",
     "ml": "ml",
 }
+GROUP_OWNERS = {
+    "raw": ["team:data-platform"],
+    "reference": ["team:data-platform"],
+    "staging": ["team:data-platform"],
+    "monitoring": ["team:data-platform"],
+    "intermediate": ["team:analytics-engineering"],
+    "snapshots": ["team:analytics-engineering"],
+    "marts": ["team:analytics-engineering"],
+    "ml": ["team:ml"],
+}
+
+# The ML layer refreshes by itself when something upstream changes. Not `eager()` as is:
+# its "no dependency missing" clause counts every daily partition of the partitioned
+# upstream models, and days before the lake starts or after a replayed sample ends are
+# never materialised.
+ML_AUTOMATION = (
+    AutomationCondition.eager()
+    .without(~AutomationCondition.any_deps_missing())
+    .with_label("eager (ML layer)")
+)
+
+# Built by the 06:00 UTC schedule (or earlier by the lake sensor): by 09:00 they must have
+# been materialised since midnight.
+DAILY_FRESHNESS = FreshnessPolicy.cron(
+    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=9), timezone="UTC"
+)
+FRESHNESS_CHECKED_MODELS = ("fct_orders", "ml_training_set")
+
+
+def _partitioned_models(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Incremental models (but the registry), and views that read only those: a view over
+    partitioned tables changes with their partitions."""
+    nodes = manifest["nodes"]
+    models = {uid: node for uid, node in nodes.items() if node["resource_type"] == "model"}
+    partitioned = {
+        uid
+        for uid, node in models.items()
+        if node["config"].get("materialized") == "incremental" and node["name"] != REGISTRY_MODEL
+    }
+    views = {uid for uid, node in models.items() if node["config"].get("materialized") == "view"}
+    while True:  # views of views: until nothing more joins
+        joining = {
+            uid
+            for uid in views - partitioned
+            if all(parent in partitioned for parent in manifest["parent_map"][uid])
+        }
+        if not joining:
+            return [models[uid] for uid in sorted(partitioned)]
+        partitioned |= joining
+
+
+# The partitioned models, by name and by fully qualified name (which tells versions apart).
+PARTITIONED_MODELS = sorted({node["name"] for node in _partitioned_models(manifest())})
+PARTITIONED_FQNS = sorted(".".join(node["fqn"]) for node in _partitioned_models(manifest()))
+
+# dbt selections of the two sets; together they hold every seed, model and snapshot once.
+PARTITIONED_SELECT = " ".join(f"fqn:{fqn}" for fqn in PARTITIONED_FQNS)
+UNPARTITIONED_SELECT = "fqn:*"
+UNPARTITIONED_EXCLUDE = PARTITIONED_SELECT
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
-    """Groups assets by warehouse layer and keys raw sources under `raw/`."""
+    """Keys assets by warehouse relation (`<schema>/<table>`, raw sources `raw/shop/<table>`),
+    groups and owns them by layer, and sets the ML layer's automation and freshness."""
+
+    def __init__(self, code_references: bool = True) -> None:
+        # Code references (a link to the model's file) need the DbtProject, which dbt
+        # commands run from plain ops (the full refresh job) do not pass.
+        super().__init__(
+            DagsterDbtTranslatorSettings(
+                enable_asset_checks=True, enable_code_references=code_references
+            )
+        )
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return AssetKey(["raw", dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        return super().get_asset_key(dbt_resource_props)
+        return AssetKey([dbt_resource_props["schema"], dbt_resource_props["alias"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         resource_type = dbt_resource_props["resource_type"]
@@ -50,49 +156,154 @@ class WarehouseTranslator(DagsterDbtTranslator):
         folder = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else ""
         return LAYER_GROUPS.get(folder, "warehouse")
 
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
+        return super().get_owners(dbt_resource_props) or GROUP_OWNERS.get(
+            self.get_group_name(dbt_resource_props) or ""
+        )
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> AutomationCondition | None:
+        if (
+            self.get_group_name(dbt_resource_props) == "ml"
+            and ".".join(dbt_resource_props["fqn"]) not in PARTITIONED_FQNS
+        ):
+            return ML_AUTOMATION
+        return None
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> AssetCheckSpec | None:
+        """dagster-dbt makes tests of severity error blocking. A test that also reads a model
+        that is not upstream of the tested one (a relationships test from fct_orders to
+        dim_customers) can only run after that model, so it cannot gate what comes after
+        the tested model; it stays a check, reported but not blocking."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or not spec.blocking:
+            return spec
+        tested = asset_spec.metadata.get("dagster_dbt/unique_id")
+        upstream = _ancestors(manifest, tested) | {tested}
+        if set(manifest["parent_map"].get(unique_id, [])) - upstream:
+            return spec._replace(blocking=False)
+        return spec
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.key.path[-1] in FRESHNESS_CHECKED_MODELS:
+            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+        return spec
+
+
+def _ancestors(manifest: Mapping[str, Any], unique_id: str | None) -> set[str]:
+    parent_map = manifest["parent_map"]
+    seen: set[str] = set()
+    frontier = list(parent_map.get(unique_id or "", []))
+    while frontier:
+        node = frontier.pop()
+        if node not in seen:
+            seen.add(node)
+            frontier.extend(parent_map.get(node, []))
+    return seen
+
 
 translator = WarehouseTranslator()
 
 
 def raw_source_specs() -> list[AssetSpec]:
-    """One external asset per lake folder, described from the dbt sources YAML."""
-    manifest = json.loads(warehouse_project.manifest_path.read_text())
+    """One external asset per lake folder, partitioned by ingest date, described from the
+    dbt sources YAML."""
     return [
         AssetSpec(
             key=translator.get_asset_key(source),
             group_name="raw",
             description=source["description"],
             kinds={"parquet"},
-            metadata={"lake_path": str(lake_dir() / source["name"])},
+            owners=GROUP_OWNERS["raw"],
+            partitions_def=daily_partitions,
+            metadata={
+                "lake_path": MetadataValue.path(str(lake_dir() / source["name"])),
+                "partition_folder": "ingest_date=YYYY-MM-DD/part-0.parquet",
+            },
         )
-        for source in manifest["sources"].values()
+        for source in manifest()["sources"].values()
     ]
 
 
 @dbt_assets(
-    manifest=warehouse_project.manifest_path,
+    manifest=MANIFEST_PATH,
     project=warehouse_project,
+    select=PARTITIONED_SELECT,
+    name="partitioned_models",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
     dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
 )
-def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
-    """`dbt build` of the selected seeds, models and snapshots, with their tests as checks."""
-    yield from dbt.cli(["build"], context=context).stream()
+def partitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Models by ingest date: the run's partition range is the dbt window."""
+    window = run_window(context)
+    context.log.info(f"dbt window: ingest dates {window} (vars {window.dbt_vars})")
+    yield from run_dbt(
+        context,
+        dbt,
+        ["build", *window.dbt_args()],
+        metadata={"dbt_vars": MetadataValue.json(window.dbt_vars)},
+    )
+
+
+@dbt_assets(
+    manifest=MANIFEST_PATH,
+    project=warehouse_project,
+    select=UNPARTITIONED_SELECT,
+    exclude=UNPARTITIONED_EXCLUDE,
+    name="warehouse_models",
+    dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
+)
+def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Seeds, snapshots, the models rebuilt whole each run, and the dataset registry."""
+    yield from run_dbt(context, dbt, ["build"], indirect_selection="buildable")
+
+
+DBT_ASSETS = [partitioned_models, warehouse_models]
+
+
+def registry_key() -> AssetKey:
+    node = next(
+        node
+        for node in manifest()["nodes"].values()
+        if node["resource_type"] == "model" and node["name"] == REGISTRY_MODEL
+    )
+    return translator.get_asset_key(node)
 
 
 @asset(
-    deps=[AssetKey("ml_dataset_versions")],
+    deps=[registry_key()],
     group_name="ml",
     kinds={"ducklake", "parquet"},
+    owners=GROUP_OWNERS["ml"],
+    pool=WAREHOUSE_POOL,
+    automation_condition=ML_AUTOMATION,
 )
 def dataset_publication() -> MaterializeResult:
     """The newest registered version of each dataset, published to the DuckLake catalog (a
     snapshot id to time-travel to) and exported as Parquet under a path named by its version."""
-    metadata = {}
-    for publication in publish_latest():
+    database = duckdb_path()
+    ensure_writable(database)
+    publications = publish_latest(database)
+    metadata: dict[str, Any] = {}
+    for publication in publications:
         # exports/<dataset>/version=<id>/<dataset>.parquet
         dataset = publication.export_path.parent.parent.name
         metadata[f"{dataset}/version_id"] = publication.version_id
-        metadata[f"{dataset}/ducklake_snapshot_id"] = publication.ducklake_snapshot_id
         metadata[f"{dataset}/fingerprint"] = publication.fingerprint
         metadata[f"{dataset}/export_path"] = MetadataValue.path(str(publication.export_path))
+    if publications:
+        metadata["ducklake_snapshot_id"] = max(p.ducklake_snapshot_id for p in publications)
     return MaterializeResult(metadata=metadata)

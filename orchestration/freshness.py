@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from orchestration.project import DBT_EXECUTABLE, REPO_ROOT
+from orchestration.warehouse_lock import WAREHOUSE_POOL
 
 SOURCE_NAME = "shop"
 TABLES = ("customers", "products", "orders", "order_items", "events")
@@ -88,6 +89,8 @@ def raw_asset_key(table: str) -> AssetKey:
         for table in TABLES
     ],
     can_subset=True,
+    # dbt opens the warehouse file to run the freshness queries: one writer at a time
+    pool=WAREHOUSE_POOL,
 )
 def raw_source_freshness(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
     selected = {key.asset_key for key in context.selected_asset_check_keys}

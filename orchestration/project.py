@@ -7,8 +7,10 @@ profiles.yml and the lake source read, so Dagster and the dbt CLI always agree.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -71,23 +73,68 @@ export_environment()
 warehouse_project = DbtProject(project_dir=REPO_ROOT, profiles_dir=PROFILES_DIR)
 
 
+# What `dbt parse` reads: the manifest is stale when any of these is newer than it.
+DBT_PROJECT_INPUTS = (
+    "dbt_project.yml",
+    ".dbtignore",
+    "models",
+    "macros",
+    "snapshots",
+    "seeds",
+    "tests",
+    "analyses",
+)
+DBT_SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".py"}
+
+
+def manifest_is_stale() -> bool:
+    """True when target/manifest.json is missing or older than a file of the dbt project."""
+    manifest = warehouse_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    for name in DBT_PROJECT_INPUTS:
+        path = REPO_ROOT / name
+        files = [path] if path.is_file() else path.rglob("*") if path.is_dir() else []
+        for file in files:
+            relevant = file == path or file.suffix in DBT_SOURCE_SUFFIXES
+            # tests/python is the pytest suite, not dbt tests (.dbtignore)
+            pytest_suite = file.relative_to(REPO_ROOT).parts[:2] == ("tests", "python")
+            if relevant and not pytest_suite and file.stat().st_mtime > built:
+                return True
+    return False
+
+
 def parse_manifest() -> None:
-    """Write target/manifest.json with `dbt parse`, as the asset definitions need it."""
-    result = subprocess.run(
-        [str(DBT_EXECUTABLE), "parse", "--quiet"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"`dbt parse` of {REPO_ROOT} failed, so Dagster cannot load the dbt assets:\n"
-            f"{result.stdout}{result.stderr}"
+    """Write target/manifest.json with `dbt parse`, as the asset definitions need it.
+
+    dbt writes into a fresh folder and the manifest is then moved into place in one step, so
+    processes that load the definitions at the same time never read half a file."""
+    target = warehouse_project.manifest_path.parent
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="parse-", dir=target) as scratch:
+        partial = target / "partial_parse.msgpack"
+        if partial.exists():
+            shutil.copy2(partial, scratch)
+        result = subprocess.run(
+            [str(DBT_EXECUTABLE), "parse", "--quiet", "--target-path", scratch],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DBT_LOG_PATH": scratch},
         )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"`dbt parse` of {REPO_ROOT} failed, so Dagster cannot load the dbt assets:\n"
+                f"{result.stdout}{result.stderr}"
+            )
+        for artifact in ("partial_parse.msgpack", "manifest.json"):
+            if (Path(scratch) / artifact).exists():
+                os.replace(Path(scratch) / artifact, target / artifact)
 
 
 # `dagster dev` re-parses on every load so edits show up; elsewhere (validate, tests, the
-# run script) the manifest is parsed once if missing, so a fresh checkout loads without a
-# separate step.
-if os.environ.get("DAGSTER_IS_DEV_CLI") or not warehouse_project.manifest_path.exists():
+# run script) the manifest is parsed when missing or older than the dbt project's files, so
+# a fresh checkout loads without a separate step and an edited model is never missed.
+if os.environ.get("DAGSTER_IS_DEV_CLI") or manifest_is_stale():
     parse_manifest()

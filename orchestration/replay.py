@@ -19,14 +19,21 @@ import time
 from datetime import date, timedelta
 
 import duckdb
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance, DagsterRunStatus
 
-from orchestration.assets import dataset_publication, warehouse_dbt_assets
 from orchestration.datasets import lakehouse_dir
+from orchestration.definitions import defs
 from orchestration.freshness import source_freshness, summary_line
-from orchestration.project import data_dir, duckdb_path, exports_dir, lake_dir
-from orchestration.resources import dbt_resource
+from orchestration.jobs import daily_warehouse_job
+from orchestration.partitions import FIRST_PARTITION
+from orchestration.project import (
+    data_dir,
+    duckdb_path,
+    exports_dir,
+    lake_dir,
+)
 from orchestration.summary import print_summary
+from orchestration.warehouse_lock import WAREHOUSE_POOL
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,8 +56,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.start_date is None:
-        # Ending yesterday keeps the sources fresh, so source freshness means something.
-        args.start_date = date.today() - timedelta(days=args.backfill_days + args.daily_runs)
+        # Ending yesterday keeps the sources fresh, so `dbt source freshness` means something.
+        days = args.backfill_days + args.daily_runs
+        args.start_date = date.today() - timedelta(days=days)
+    if args.start_date < date.fromisoformat(FIRST_PARTITION):
+        parser.error(
+            f"--start-date {args.start_date} is before the first daily partition "
+            f"{FIRST_PARTITION}; set WAREHOUSE_FIRST_PARTITION to an earlier date"
+        )
     return args
 
 
@@ -58,17 +71,34 @@ def run_generator(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "generator", *args], check=True)
 
 
-def build(instance: DagsterInstance, label: str) -> None:
-    """Materialise the asset graph once; dbt's own output goes to data/logs/<label>.log."""
+def release_abandoned_runs(instance: DagsterInstance) -> None:
+    """Fail the replay runs an interrupted `make run` left started, and free the warehouse
+    pool slots they hold (the replay runs in process: nothing else would ever free them)."""
+    storage = instance.event_log_storage
+    for run in instance.get_runs():
+        if "warehouse/replay" in run.tags and run.status == DagsterRunStatus.STARTED:
+            instance.report_run_failed(run, message="abandoned: the replay process ended")
+    if storage.supports_global_concurrency_limits:
+        for slot in storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots:
+            run = instance.get_run_by_id(slot.run_id)
+            if run is None or run.is_finished:
+                storage.free_concurrency_slots_for_run(slot.run_id)
+
+
+def build(instance: DagsterInstance, label: str, first: date, last: date) -> None:
+    """Run the daily job for the ingest dates first..last (one run, a backfill when it covers
+    several days); dbt's own output goes to data/logs/<label>.log."""
     log_path = data_dir() / "logs" / (re.sub(r"[^a-z0-9]+", "-", label.lower()) + ".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    partitions = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
     with log_path.open("w") as log, contextlib.redirect_stdout(log):
-        result = materialize(
-            [warehouse_dbt_assets, dataset_publication],
-            resources={"dbt": dbt_resource},
+        result = defs.resolve_job_def(daily_warehouse_job.name).execute_in_process(
             instance=instance,
-            tags={"warehouse/replay": label},
+            tags={"warehouse/replay": label, **partitions},
             raise_on_error=False,
             # The step's dbt output is in the UI and the log file; here one line a build.
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
@@ -108,10 +138,13 @@ def main(argv: list[str] | None = None) -> None:
         f"--out={lake_dir()}",
     )
     instance = DagsterInstance.get()
-    build(instance, f"backfill of {args.backfill_days} days")
+    release_abandoned_runs(instance)
+    last = args.start_date + timedelta(days=args.backfill_days - 1)
+    build(instance, f"backfill of {args.backfill_days} days", args.start_date, last)
     for day in range(1, args.daily_runs + 1):
         run_generator("append", f"--out={lake_dir()}", "--days=1")
-        build(instance, f"daily run {day} of {args.daily_runs}")
+        last += timedelta(days=1)
+        build(instance, f"daily run {day} of {args.daily_runs}", last, last)
 
     freshness = summary_line(source_freshness())
     with duckdb.connect(str(duckdb_path()), read_only=True) as connection:

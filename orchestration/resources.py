@@ -1,9 +1,33 @@
 """Resources shared by the warehouse's assets and jobs."""
 
-from __future__ import annotations
+from typing import Any
 
 from dagster_dbt import DbtCliResource
+from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from orchestration.project import DBT_EXECUTABLE, warehouse_project
 
-dbt_resource = DbtCliResource(project_dir=warehouse_project, dbt_executable=str(DBT_EXECUTABLE))
+
+class WarehouseDbtCliResource(DbtCliResource):
+    """The dbt CLI resource, without two costs paid on every step.
+
+    Before starting dbt, dagster-dbt runs `dbt --version` in a subprocess and loads dbt's
+    macros into an in-process adapter (used only by `fetch_row_counts` and
+    `fetch_column_metadata`): several seconds per step, and a step runs one dbt command. The
+    version is the installed dbt-core's (the venv's dbt is DBT_EXECUTABLE), and no adapter is
+    needed: row counts are read after dbt exits (orchestration/dbt_build.py), since DuckDB
+    lets no other process open the warehouse while dbt writes it.
+    """
+
+    @property
+    def _cli_version(self) -> Any:
+        assert DBT_PYTHON_VERSION is not None, "dbt-core is not installed"
+        return DBT_PYTHON_VERSION
+
+    def _initialize_dbt_core_adapter(self, args: Any) -> Any:
+        return None
+
+
+dbt_resource = WarehouseDbtCliResource(
+    project_dir=warehouse_project, dbt_executable=str(DBT_EXECUTABLE)
+)

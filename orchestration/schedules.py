@@ -1,23 +1,125 @@
-"""When the warehouse runs by itself."""
+"""When the warehouse runs by itself: a daily schedule, a lake sensor, and automation."""
 
-from __future__ import annotations
+from pathlib import Path
 
-from dagster import AssetSelection, ScheduleDefinition, define_asset_job
+import pyarrow.parquet as pq
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    MetadataValue,
+    RunRequest,
+    ScheduleDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    build_schedule_from_partitioned_job,
+    sensor,
+)
 
-from orchestration.assets import dataset_publication, warehouse_dbt_assets
+from orchestration.assets import raw_source_specs
+from orchestration.jobs import daily_warehouse_job, source_freshness_job
+from orchestration.partitions import daily_partitions
+from orchestration.project import lake_dir
 
 # The shop's export lands overnight; by 06:00 UTC the previous day's partition is complete.
-daily_warehouse_job = define_asset_job(
-    name="daily_warehouse_build",
-    selection=AssetSelection.assets(warehouse_dbt_assets, dataset_publication),
-    description=(
-        "dbt build of every seed, model and snapshot, with all tests as asset checks, "
-        "then publication of the new dataset version."
-    ),
+# The schedule runs the whole graph for that day (the last complete partition).
+daily_warehouse_schedule = build_schedule_from_partitioned_job(
+    daily_warehouse_job,
+    name="daily_warehouse_schedule",
+    hour_of_day=6,
+    minute_of_hour=0,
+    default_status=DefaultScheduleStatus.STOPPED,
 )
 
-daily_warehouse_schedule = ScheduleDefinition(
-    job=daily_warehouse_job,
-    cron_schedule="0 6 * * *",
+# Every six hours: a source two days without a partition warns, four days fails.
+source_freshness_schedule = ScheduleDefinition(
+    name="source_freshness_schedule",
+    job=source_freshness_job,
+    cron_schedule="0 */6 * * *",
     execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.STOPPED,
 )
+
+PARTITION_PREFIX = "ingest_date="
+
+
+def landed_dates(lake: Path, source: str) -> set[str]:
+    """Ingest dates with a partition folder holding at least one Parquet file."""
+    folder = lake / source
+    if not folder.is_dir():
+        return set()
+    return {
+        path.name.removeprefix(PARTITION_PREFIX)
+        for path in folder.iterdir()
+        if path.name.startswith(PARTITION_PREFIX) and any(path.glob("*.parquet"))
+    }
+
+
+def _landing_event(lake: Path, key: AssetKey, ingest_date: str) -> AssetMaterialization:
+    files = sorted((lake / key.path[-1] / f"{PARTITION_PREFIX}{ingest_date}").glob("*.parquet"))
+    rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+    return AssetMaterialization(
+        asset_key=key,
+        partition=ingest_date,
+        description="landed in the lake",
+        metadata={
+            "path": MetadataValue.path(str(files[0].parent)),
+            "files": len(files),
+            "dagster/row_count": MetadataValue.int(rows),
+        },
+    )
+
+
+@sensor(
+    job=daily_warehouse_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.STOPPED,
+    description=(
+        "Starts the daily build for each new ingest date that has landed for every source. "
+        "Cursor: the newest date handled. With no cursor yet, only the newest landed day is "
+        "built (older days are a backfill). Records each landed partition on the raw assets."
+    ),
+)
+def lake_partition_sensor(context: SensorEvaluationContext):
+    lake = lake_dir()
+    keys = [spec.key for spec in raw_source_specs()]
+    dates_by_key = {key: landed_dates(lake, key.path[-1]) for key in keys}
+    complete = sorted(set.intersection(*dates_by_key.values())) if dates_by_key else []
+    if not complete:
+        return SkipReason(f"no ingest_date= partition has landed for every source in {lake}")
+
+    cursor = context.cursor
+    new = [day for day in complete if cursor is None or day > cursor]
+    if not new:
+        return SkipReason(f"no ingest date after {cursor} in {lake}")
+    # Only days that are partitions yet (complete days since the first partition).
+    known = [day for day in new if daily_partitions.has_partition_key(day)]
+    if not known:
+        return SkipReason(f"ingest dates {new[0]}..{new[-1]} are not daily partitions yet")
+    to_build = known if cursor is not None else known[-1:]
+    events = [
+        _landing_event(lake, key, day) for day in known for key in keys if day in dates_by_key[key]
+    ]
+    return SensorResult(
+        run_requests=[RunRequest(partition_key=day, run_key=f"lake-{day}") for day in to_build],
+        asset_events=events,
+        cursor=known[-1],
+    )
+
+
+# Declarative automation: the ML layer refreshes when something upstream of it changes
+# (a backfill of the partitioned models, a snapshot run, a hand-launched materialisation).
+ml_automation_sensor = AutomationConditionSensorDefinition(
+    "ml_automation_sensor",
+    target=AssetSelection.groups("ml"),
+    default_status=DefaultSensorStatus.STOPPED,
+    minimum_interval_seconds=60,
+    description="Evaluates the ML layer's automation conditions (eager on upstream updates).",
+)
+
+SCHEDULES = [daily_warehouse_schedule, source_freshness_schedule]
+SENSORS = [lake_partition_sensor, ml_automation_sensor]

@@ -1,0 +1,216 @@
+"""Running `dbt build` inside a Dagster step: lock errors, row counts, fast parsing.
+
+Every Dagster step that runs dbt goes through `run_dbt`, which
+
+- fails fast, with an error naming the file and the lock, when a process outside Dagster
+  holds the warehouse's write lock (DuckDB allows one writer per file);
+- holds dbt's events until dbt has exited, then attaches each model's row count, read over a
+  read-only connection (no other process may open the file while dbt writes it, so counts
+  cannot be fetched during the run);
+- reuses dbt's partial-parse state between the steps of a run: each step is a new dbt
+  process in a new target folder, and a full parse costs seconds per step. dbt checks that
+  the saved state matches (project files, vars, profile) and parses fully when it does not,
+  so a stale copy is only slower, never wrong;
+- leaves unit tests out (`--exclude-resource-type unit_test`): they test SQL logic on
+  fixtures, not the day's data, so they belong to CI (`make test` runs `dbt build`), not to
+  every scheduled run.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    MetadataValue,
+    OpExecutionContext,
+    Output,
+)
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource
+
+from orchestration.project import REPO_ROOT, duckdb_path, warehouse_project
+from orchestration.warehouse_lock import (
+    ensure_writable,
+    is_lock_error,
+    locked_failure,
+    read_only,
+)
+
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# Saved parse states kept (one per distinct set of vars: a partition window is one).
+PARSE_CACHE_ENTRIES = 8
+
+
+def manifest() -> dict[str, Any]:
+    return json.loads(Path(warehouse_project.manifest_path).read_text())
+
+
+def target_root() -> Path:
+    """Where dbt's per-invocation target folders go (DBT_TARGET_PATH, default target/)."""
+    root = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    return root if root.is_absolute() else REPO_ROOT / root
+
+
+def _parse_cache(args: Sequence[str]) -> Path:
+    signature = json.dumps(
+        {
+            "args": [arg for arg in args if arg.startswith("{")],  # the --vars payload
+            "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("WAREHOUSE_")},
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(signature.encode()).hexdigest()[:16]
+    return target_root() / "parse_cache" / digest
+
+
+def _restore_parse_state(cache: Path, target_path: Path) -> None:
+    target_path.mkdir(parents=True, exist_ok=True)
+    # else the state of the `dbt parse` that wrote the manifest (no vars)
+    for saved in (
+        cache / PARTIAL_PARSE_FILE,
+        warehouse_project.manifest_path.parent / PARTIAL_PARSE_FILE,
+    ):
+        if saved.exists():
+            shutil.copy2(saved, target_path / PARTIAL_PARSE_FILE)
+            return
+
+
+def _save_parse_state(cache: Path, target_path: Path) -> None:
+    produced = target_path / PARTIAL_PARSE_FILE
+    if not produced.exists():
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f".{PARTIAL_PARSE_FILE}.{uuid.uuid4().hex}"
+    shutil.copy2(produced, partial)
+    os.replace(partial, cache / PARTIAL_PARSE_FILE)
+    entries = sorted(cache.parent.iterdir(), key=lambda path: path.stat().st_mtime)
+    for stale in entries[:-PARSE_CACHE_ENTRIES]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+@contextmanager
+def _indirect_selection(mode: str | None) -> Iterator[None]:
+    """DBT_INDIRECT_SELECTION for the dbt process started inside (unless the user set one)."""
+    if mode is None or "DBT_INDIRECT_SELECTION" in os.environ:
+        yield
+        return
+    os.environ["DBT_INDIRECT_SELECTION"] = mode
+    try:
+        yield
+    finally:
+        del os.environ["DBT_INDIRECT_SELECTION"]
+
+
+def _relations(
+    context: AssetExecutionContext | OpExecutionContext, keys: set[AssetKey]
+) -> dict[AssetKey, str]:
+    """The warehouse relation (`"schema"."table"`) behind each asset key."""
+    nodes = manifest()["nodes"]
+    relations = {}
+    for key in keys:
+        unique_id = context.assets_def.get_asset_spec(key).metadata.get("dagster_dbt/unique_id")
+        node = nodes.get(unique_id or "")
+        if node is not None:
+            relations[key] = f'"{node["schema"]}"."{node["alias"]}"'
+    return relations
+
+
+def row_counts(database: Path, relations: Mapping[AssetKey, str]) -> dict[AssetKey, int]:
+    """Rows of each relation; read once dbt has exited and released the write lock."""
+    counts: dict[AssetKey, int] = {}
+    with read_only(database) as connection:
+        if connection is None:
+            return counts
+        for key, relation in relations.items():
+            try:
+                (rows,) = connection.execute(f"select count(*) from {relation}").fetchone()
+            except Exception:  # a skipped model, a view over files that are gone, ...
+                continue
+            counts[key] = int(rows)
+    return counts
+
+
+def run_dbt(
+    context: AssetExecutionContext | OpExecutionContext,
+    dbt: DbtCliResource,
+    args: list[str],
+    *,
+    indirect_selection: str | None = None,
+    translator: DagsterDbtTranslator | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Iterator[Any]:
+    """Run a dbt command for this step and yield its Dagster events (see the module doc).
+
+    `indirect_selection` "buildable" keeps dbt from running, in this step, tests that also
+    read models of a later step (dbt's default, eager, runs every test that touches a
+    selected node: the seeds' step would run staging's relationship tests before staging
+    exists).
+    """
+    database = duckdb_path()
+    ensure_writable(database)
+    args = [*args, "--exclude-resource-type", "unit_test"]
+    target_path = (
+        target_root()
+        / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    )
+    cache = _parse_cache(args)
+    _restore_parse_state(cache, target_path)
+    extra: dict[str, Any] = {}
+    if translator is not None:
+        extra = {"manifest": warehouse_project.manifest_path, "dagster_dbt_translator": translator}
+    with _indirect_selection(indirect_selection):
+        invocation = dbt.cli(
+            args, context=context, raise_on_error=False, target_path=target_path, **extra
+        )
+    events = list(invocation.stream())
+    error = invocation.get_error()
+    _save_parse_state(cache, target_path)
+    if error is not None and is_lock_error(str(error)):
+        raise locked_failure(database, str(error))
+
+    outputs = [event for event in events if isinstance(event, Output)]
+    counts: dict[AssetKey, int] = {}
+    if outputs:
+        keys = {context.asset_key_for_output(event.output_name) for event in outputs}
+        counts = row_counts(database, _relations(context, keys))
+    for event in events:
+        if isinstance(event, Output):
+            key = context.asset_key_for_output(event.output_name)
+            added = dict(metadata or {})
+            if key in counts:
+                added["dagster/row_count"] = MetadataValue.int(counts[key])
+            yield event.with_metadata({**event.metadata, **added})
+        else:
+            yield event
+    if error is not None and not _only_checks_failed(context, invocation.target_path):
+        raise error
+    if error is not None:
+        # Only tests that are this step's asset checks failed: Dagster fails the step for
+        # the blocking ones (severity error), naming them, and skips what depends on them;
+        # dbt has already skipped the models downstream of them in this step.
+        context.log.warning("dbt build: tests failed (see this step's asset checks)")
+
+
+def _only_checks_failed(
+    context: AssetExecutionContext | OpExecutionContext, target_path: Path
+) -> bool:
+    """True when every failure in dbt's run_results.json is a test that ran and failed and
+    is an asset check of this step (not a model error, nor a test that could not run)."""
+    try:
+        results = json.loads((target_path / "run_results.json").read_text())["results"]
+        checks = {
+            spec.metadata.get("dagster_dbt/unique_id") for spec in context.assets_def.check_specs
+        }
+    except Exception:  # no results, or a plain op without assets
+        return False
+    failures = [r for r in results if r["status"] not in {"success", "pass", "warn", "skipped"}]
+    return bool(failures) and all(
+        r["status"] == "fail" and r["unique_id"] in checks for r in failures
+    )

@@ -1,0 +1,348 @@
+"""The Dagster code location without running dbt: what it defines, and the parts that decide
+by themselves (lake sensor, automation, config checks, the instance's writer pool).
+
+The runs that build a warehouse are in test_dagster_runs.py.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    AssetSelection,
+    DagsterInstance,
+    DagsterInvalidConfigError,
+    Definitions,
+    SensorResult,
+    SkipReason,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
+
+from orchestration.assets import (
+    DBT_ASSETS,
+    PARTITIONED_FQNS,
+    REGISTRY_MODEL,
+    dataset_publication,
+    partitioned_models,
+    warehouse_models,
+)
+from orchestration.dbt_build import manifest
+from orchestration.definitions import defs
+from orchestration.freshness import raw_source_freshness
+from orchestration.partitions import IngestWindow, daily_partitions
+from orchestration.schedules import lake_partition_sensor
+from orchestration.warehouse_lock import WAREHOUSE_POOL, locked_failure
+
+MANIFEST = manifest()
+BUILDABLE = {
+    uid: node
+    for uid, node in MANIFEST["nodes"].items()
+    if node["resource_type"] in {"model", "seed", "snapshot"}
+    and node["config"].get("materialized") != "ephemeral"
+}
+
+
+def unique_ids(assets_def) -> set[str]:
+    return {spec.metadata["dagster_dbt/unique_id"] for spec in assets_def.specs}
+
+
+def test_definitions_load_and_name_the_automation():
+    Definitions.validate_loadable(defs)
+    assert {job.name for job in defs.jobs} >= {
+        "daily_warehouse_build",
+        "source_freshness",
+        "full_refresh",
+        "dataset_rebuild",
+    }
+    assert {schedule.name for schedule in defs.schedules} == {
+        "daily_warehouse_schedule",
+        "source_freshness_schedule",
+    }
+    assert {sensor.name for sensor in defs.sensors} == {
+        "lake_partition_sensor",
+        "ml_automation_sensor",
+    }
+    graph = defs.resolve_asset_graph()
+    names = {key.path[-1] for key in graph.get_all_asset_keys()}
+    assert {"fct_orders", "ml_training_set", "orders", "dataset_publication"} <= names
+
+
+def test_every_dbt_node_is_in_exactly_one_of_the_two_sets():
+    sets = {name: unique_ids(a) for name, a in zip(("p", "u"), DBT_ASSETS, strict=True)}
+    assert sets["p"] | sets["u"] == set(BUILDABLE)
+    assert not (sets["p"] & sets["u"])
+    incremental = {
+        uid
+        for uid, node in BUILDABLE.items()
+        if node["config"].get("materialized") == "incremental" and node["name"] != REGISTRY_MODEL
+    }
+    assert incremental <= sets["p"]
+    # the rest of the partitioned set: views that read only partitioned models
+    for uid in sets["p"] - incremental:
+        assert BUILDABLE[uid]["config"]["materialized"] == "view"
+        assert set(MANIFEST["parent_map"][uid]) <= sets["p"]
+    assert {".".join(BUILDABLE[uid]["fqn"]) for uid in sets["p"]} == set(PARTITIONED_FQNS)
+    names = {BUILDABLE[uid]["name"] for uid in sets["p"]}
+    assert {"stg_shop__orders", "quarantined_rows", "fct_orders"} <= names
+    assert "int_orders_pivoted_to_lifecycle" in names
+    unpartitioned = {BUILDABLE[uid]["name"] for uid in sets["u"]}
+    assert {REGISTRY_MODEL, "snap_customers", "dim_customers", "base_shop__orders"} <= (
+        unpartitioned
+    )
+
+
+def test_partitioned_set_runs_a_backfill_as_one_run():
+    assert partitioned_models.partitions_def == daily_partitions
+    assert partitioned_models.backfill_policy.max_partitions_per_run is None  # single run
+    for unpartitioned in (warehouse_models, dataset_publication):
+        assert unpartitioned.partitions_def is None
+    graph = defs.resolve_asset_graph()
+    raw = [key for key in graph.get_all_asset_keys() if key.path[0] == "raw"]
+    assert len(raw) == 5
+    assert all(graph.get(key).partitions_def == daily_partitions for key in raw)
+    window = IngestWindow.from_keys("2026-03-02", "2026-03-04")
+    assert window.dbt_vars == {"min_date": "2026-03-02", "max_date": "2026-03-04"}
+    with pytest.raises(ValueError, match="ends before it starts"):
+        IngestWindow.from_keys("2026-03-04", "2026-03-02")
+
+
+def test_a_whole_graph_run_is_five_dbt_steps():
+    """Dagster splits a set into one step per stretch of the graph between the other set's
+    assets; each step is a dbt process. Seeds and base views, then staging to fct_orders,
+    then snapshots and dims, then features, then labels to registry: five, plus the
+    publication. A model moved between sets can add steps (and a minute to every run)."""
+    job = defs.resolve_job_def("daily_warehouse_build")
+    steps = sorted(node.name for node in job.graph.nodes)
+    assert len([name for name in steps if name != "dataset_publication"]) == 5, steps
+
+
+def test_snapshots_depend_on_staging_and_ml_on_snapshots():
+    graph = defs.resolve_asset_graph()
+
+    def key(name: str) -> AssetKey:
+        return next(k for k in graph.get_all_asset_keys() if k.path[-1] == name)
+
+    def upstream(name: str) -> set[AssetKey]:
+        return graph.get_ancestor_asset_keys(key(name))
+
+    assert key("stg_shop__customers") in upstream("snap_customers")
+    assert key("orders") in upstream("stg_shop__orders")  # raw/shop/orders
+    assert key("snap_customers") in upstream("ml_customer_features")
+    assert key("ml_training_set") in upstream(REGISTRY_MODEL)
+    assert key(REGISTRY_MODEL) in upstream("dataset_publication")
+
+
+def test_every_dbt_test_is_an_asset_check_on_its_model():
+    checks = {key for assets_def in DBT_ASSETS for key in assets_def.check_keys}
+    by_model = {
+        spec.metadata["dagster_dbt/unique_id"]: spec.key
+        for assets_def in DBT_ASSETS
+        for spec in assets_def.specs
+    }
+    expected = set()
+    for node in MANIFEST["nodes"].values():
+        if node["resource_type"] != "test" or not node["config"].get("enabled", True):
+            continue
+        parents = node["depends_on"]["nodes"]
+        attached = node.get("attached_node") or (parents[0] if len(parents) == 1 else None)
+        if attached in by_model:
+            expected.add((by_model[attached], node["name"]))
+    assert expected, "the project has dbt tests"
+    assert {(check.asset_key, check.name) for check in checks} >= expected
+
+
+def test_error_tests_are_blocking_checks():
+    specs = {
+        (spec.asset_key.path[-1], spec.name): spec
+        for assets_def in DBT_ASSETS
+        for spec in assets_def.check_specs
+    }
+    assert specs[("fct_orders", "unique_fct_orders_order_id")].blocking
+    assert specs[("stg_shop__orders", "not_null_stg_shop__orders_order_id")].blocking
+    # reads dim_customers, which is built after fct_orders: reported, cannot gate
+    relationship = next(
+        spec
+        for (model, name), spec in specs.items()
+        if model == "fct_orders" and name.startswith("relationships_")
+    )
+    assert not relationship.blocking
+    for (_, name), spec in specs.items():
+        node = next(n for n in MANIFEST["nodes"].values() if n["name"] == name)
+        if node["config"].get("severity", "error").lower() == "warn":
+            assert not spec.blocking, name
+
+
+def test_writers_share_one_pool_and_metadata_describes_the_assets():
+    for assets_def in [*DBT_ASSETS, dataset_publication, raw_source_freshness]:
+        assert assets_def.op.pool == WAREHOUSE_POOL
+    for job_name, op_name in (
+        ("full_refresh", "dbt_full_refresh"),
+        ("dataset_rebuild", "rebuild_dataset_version"),
+    ):
+        assert defs.resolve_job_def(job_name).graph.node_named(op_name).definition.pool == (
+            WAREHOUSE_POOL
+        )
+    graph = defs.resolve_asset_graph()
+    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert {"raw", "staging", "marts", "ml", "monitoring", "snapshots"} <= groups
+    specs = {spec.key.path[-1]: spec for a in DBT_ASSETS for spec in a.specs}
+    fct_orders = specs["fct_orders"]
+    assert fct_orders.owners == ["team:analytics-engineering"]
+    assert specs["ml_training_set"].owners == ["team:ml"]
+    assert all(spec.code_version for spec in specs.values())
+    columns = {
+        column.name: column for column in fct_orders.metadata["dagster/column_schema"].columns
+    }
+    assert columns["order_id"].description
+    assert columns["order_id"].type == "varchar"
+    assert fct_orders.freshness_policy is not None
+    assert specs["ml_training_set"].freshness_policy is not None
+    assert specs["ml_training_set"].automation_condition is not None
+    assert dataset_publication.specs_by_key[AssetKey("dataset_publication")].automation_condition
+    assert specs["fct_orders"].automation_condition is None
+
+
+def test_ml_layer_refreshes_when_upstream_changes():
+    instance = DagsterInstance.ephemeral()
+    graph = defs.resolve_asset_graph()
+    ml = AssetSelection.groups("ml")
+
+    def land(*keys: AssetKey) -> None:
+        for key in keys:
+            partition = "2026-04-03" if graph.get(key).is_partitioned else None
+            instance.report_runless_asset_event(AssetMaterialization(key, partition=partition))
+
+    result = evaluate_automation_conditions(defs, instance, asset_selection=ml)
+    land(*graph.materializable_asset_keys)  # a whole run: nothing left to do
+    result = evaluate_automation_conditions(defs, instance, ml, cursor=result.cursor)
+    assert result.total_requested == 0
+    fct_orders = next(k for k in graph.get_all_asset_keys() if k.path[-1] == "fct_orders")
+    land(fct_orders)
+    result = evaluate_automation_conditions(defs, instance, ml, cursor=result.cursor)
+    requested = {r.key.path[-1] for r in result.results if r.true_subset.size}
+    assert {"ml_customer_labels", "ml_training_set", REGISTRY_MODEL} <= requested
+    assert "dataset_publication" in requested
+    result = evaluate_automation_conditions(defs, instance, ml, cursor=result.cursor)
+    assert result.total_requested == 0
+
+
+def generate_lake(lake: Path, days: int, start: str = "2026-03-01") -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "generate",
+            "--seed=3",
+            "--customers=20",
+            f"--start-date={start}",
+            f"--days={days}",
+            f"--plan-days={days + 1}",
+            f"--out={lake}",
+        ],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_lake_sensor_requests_each_new_ingest_date(tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    monkeypatch.setenv("WAREHOUSE_LAKE_DIR", str(lake))
+    generate_lake(lake, days=3)
+    instance = DagsterInstance.ephemeral()
+
+    first = lake_partition_sensor(build_sensor_context(instance=instance))
+    assert isinstance(first, SensorResult)
+    # no cursor yet: the newest day only; every landed partition recorded on the raw assets
+    assert [r.partition_key for r in first.run_requests] == ["2026-03-03"]
+    assert len(first.asset_events) == 3 * 5
+    assert {e.partition for e in first.asset_events} == {"2026-03-01", "2026-03-02", "2026-03-03"}
+    assert first.cursor == "2026-03-03"
+
+    again = lake_partition_sensor(build_sensor_context(instance=instance, cursor=first.cursor))
+    assert isinstance(again, SkipReason)
+
+    subprocess.run(
+        [sys.executable, "-m", "generator", "append", f"--out={lake}", "--days=1"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    # a day that has landed for one source only is not complete yet
+    shutil.copytree(
+        lake / "orders" / "ingest_date=2026-03-04", lake / "orders/ingest_date=2026-03-05"
+    )
+    new = lake_partition_sensor(build_sensor_context(instance=instance, cursor=first.cursor))
+    assert isinstance(new, SensorResult)
+    assert [(r.partition_key, r.run_key) for r in new.run_requests] == [
+        ("2026-03-04", "lake-2026-03-04")
+    ]
+    assert new.cursor == "2026-03-04"
+    rows = {e.asset_key.path[-1]: e.metadata["dagster/row_count"].value for e in new.asset_events}
+    assert set(rows) == {"customers", "products", "orders", "order_items", "events"}
+
+
+def test_jobs_refuse_bad_config_clearly():
+    rebuild_job = defs.resolve_job_def("dataset_rebuild")
+    bad_date = rebuild_job.execute_in_process(
+        run_config={"ops": {"rebuild_dataset_version": {"config": {"as_of": "2026-13-01"}}}},
+        raise_on_error=False,
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert not bad_date.success
+    failure = next(e for e in bad_date.all_events if e.is_step_failure)
+    assert "as_of must be a date written YYYY-MM-DD, got '2026-13-01'" in str(
+        failure.step_failure_data.error
+    )
+    with pytest.raises(DagsterInvalidConfigError, match="no_such_dataset"):
+        rebuild_job.execute_in_process(
+            run_config={
+                "ops": {
+                    "rebuild_dataset_version": {
+                        "config": {"dataset": "no_such_dataset", "as_of": "2026-03-01"}
+                    }
+                }
+            },
+            instance=DagsterInstance.ephemeral(),
+        )
+
+    refresh = defs.resolve_job_def("full_refresh").execute_in_process(
+        run_config={"ops": {"dbt_full_refresh": {"config": {"select": "no_such_model"}}}},
+        raise_on_error=False,
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert not refresh.success
+    failure = next(e for e in refresh.all_events if e.is_step_failure)
+    assert "selects no seed, model or snapshot" in str(failure.step_failure_data.error)
+
+
+def test_instance_config_makes_warehouse_writers_take_turns(tmp_path):
+    shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", tmp_path / "dagster.yaml")
+    instance = DagsterInstance.from_config(str(tmp_path))
+    try:
+        pools = instance.get_concurrency_config().pool_config
+        assert pools.default_pool_limit == 1
+        assert pools.pool_granularity.value == "op"
+        assert instance.event_log_storage.supports_global_concurrency_limits
+    finally:
+        instance.dispose()
+
+
+def test_lock_error_names_the_file_and_what_to_do(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    failure = locked_failure(
+        database,
+        "Runtime Error\n  IO Error: Could not set lock on file "
+        f'"{database}": Conflicting lock is held in /usr/bin/python3 (PID 42)',
+    )
+    assert str(database) in failure.description
+    assert "Could not set lock" in failure.description
+    assert "PID 42" in failure.description
+    assert f"pool '{WAREHOUSE_POOL}'" in failure.description

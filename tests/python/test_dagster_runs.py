@@ -1,0 +1,308 @@
+"""Dagster runs against a real warehouse: daily partitions, a backfill as one run, blocking
+checks, and a second writer refused.
+
+One small lake of 36 days is built by dbt up to day 33 (the fixture); each test works on its
+own copy of that warehouse and runs Dagster in process on the last three days.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from conftest import run_dbt, run_generator, warehouse_env
+from dagster import AssetKey, DagsterInstance, materialize
+
+from orchestration import dbt_build
+from orchestration.assets import DBT_ASSETS, partitioned_models
+from orchestration.definitions import defs
+from orchestration.fingerprint import fingerprint
+from orchestration.resources import dbt_resource
+
+START = "2026-03-01"
+BUILT_DAYS = 33  # 2026-03-01 .. 2026-04-02, built by dbt in the fixture
+DAYS = ["2026-04-03", "2026-04-04", "2026-04-05"]  # landed, left to Dagster
+SOURCES = ("customers", "products", "orders", "order_items", "events")
+MANIFEST = dbt_build.manifest()
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+@dataclass(frozen=True)
+class Base:
+    root: Path
+    lake: Path
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
+    """A warehouse built by dbt from the first 33 days; the lake holds 3 more."""
+    root = tmp_path_factory.mktemp("dagster_base")
+    lake = root / "lake"
+    (root / "exports").mkdir()
+    run_generator(
+        "generate",
+        "--seed=11",
+        "--customers=150",
+        f"--start-date={START}",
+        f"--days={BUILT_DAYS}",
+        f"--plan-days={BUILT_DAYS + len(DAYS)}",
+        f"--out={lake}",
+    )
+    run_dbt(warehouse_env(root), "build", "--exclude-resource-type", "unit_test")
+    run_generator("append", f"--out={lake}", f"--days={len(DAYS)}")
+    return Base(root=root, lake=lake)
+
+
+@pytest.fixture
+def warehouse(base: Base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the base warehouse, with this process's environment pointing at it (the
+    dbt processes Dagster starts inherit it)."""
+    root = tmp_path / "copy"
+    (root / "exports").mkdir(parents=True)
+    shutil.copy(base.root / "warehouse.duckdb", root / "warehouse.duckdb")
+    env = warehouse_env(root)
+    env["WAREHOUSE_LAKE_DIR"] = str(base.lake)
+    for name, value in env.items():
+        if name.startswith(("WAREHOUSE_", "DBT_")):
+            monkeypatch.setenv(name, value)
+    yield root / "warehouse.duckdb"
+
+
+def key(name: str) -> AssetKey:
+    return next(
+        spec.key
+        for assets_def in DBT_ASSETS
+        for spec in assets_def.specs
+        if spec.key.path[-1] == name
+    )
+
+
+def partitioned_tables() -> list[str]:
+    nodes = MANIFEST["nodes"]
+    return sorted(
+        f'"{nodes[spec.metadata["dagster_dbt/unique_id"]]["schema"]}".'
+        f'"{nodes[spec.metadata["dagster_dbt/unique_id"]]["alias"]}"'
+        for spec in partitioned_models.specs
+    )
+
+
+def fingerprints(database: Path) -> dict[str, str]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return {table: fingerprint(connection, table) for table in partitioned_tables()}
+
+
+def daily_job():
+    return defs.resolve_job_def("daily_warehouse_build")
+
+
+def failure_messages(result) -> str:
+    return "\n".join(
+        str(event.step_failure_data.error) for event in result.all_events if event.is_step_failure
+    )
+
+
+def run_partitioned_models(instance: DagsterInstance, first: str, last: str):
+    """The partitioned set alone, for one day or a range of days (one run)."""
+    tags = {RANGE_START: first, RANGE_END: last} if first != last else {}
+    return materialize(
+        [partitioned_models],
+        partition_key=first if first == last else None,
+        tags=tags,
+        resources={"dbt": dbt_resource},
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+@pytest.mark.slow
+def test_two_consecutive_partitions_build_both_days_and_pass_every_check(warehouse, base):
+    instance = DagsterInstance.ephemeral()
+    job = daily_job()
+    expected_checks = {
+        (check.asset_key, check.name)
+        for assets_def in DBT_ASSETS
+        for check in assets_def.check_keys
+    }
+    for day in DAYS[:2]:
+        result = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
+        assert result.success, failure_messages(result)
+        evaluations = result.get_asset_check_evaluations()
+        failed = [(e.asset_key.path[-1], e.check_name) for e in evaluations if not e.passed]
+        assert not failed
+        # every dbt test ran, as a check of its model, including tests that read another
+        # set's models (relationships to a seed, fct_orders to dim_customers)
+        assert {(e.asset_key, e.check_name) for e in evaluations} == expected_checks
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        staged_days = {
+            str(row[0])
+            for row in connection.execute(
+                "select distinct _ingest_date from staging.stg_shop__orders"
+            ).fetchall()
+        }
+        assert {DAYS[0], DAYS[1]} <= staged_days and DAYS[2] not in staged_days
+        landed = dict(
+            (((source, str(day)), rows))
+            for source, day, rows in connection.execute(
+                """
+                select source_name, ingest_date, rows_landed from audit.row_count_reconciliation
+                """
+            ).fetchall()
+        )
+        (unaccounted,) = connection.execute(
+            "select sum(abs(unaccounted_rows)) from audit.row_count_reconciliation"
+        ).fetchone()
+        (stg_rows,) = connection.execute("select count(*) from staging.stg_shop__orders").fetchone()
+    assert unaccounted == 0
+    for source in SOURCES:
+        for day in DAYS[:2]:
+            files = (base.lake / source / f"ingest_date={day}").glob("*.parquet")
+            assert landed[(source, day)] == sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+    # the last run's materialisations: its partition, the dbt window, the table's rows
+    stg_orders = [
+        event
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == key("stg_shop__orders")
+    ]
+    assert [event.partition for event in stg_orders] == [DAYS[1]]
+    metadata = stg_orders[0].materialization.metadata
+    assert metadata["dbt_vars"].value == {"min_date": DAYS[1], "max_date": DAYS[1]}
+    assert metadata["dagster/row_count"].value == stg_rows
+    publication = next(
+        event
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == AssetKey("dataset_publication")
+    )
+    assert publication.materialization.metadata["training_set/fingerprint"].value
+
+    # the dataset registered by this run rebuilds bit for bit through the rebuild job
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        (as_of,) = connection.execute(
+            "select max(as_of_date) from ml.ml_dataset_versions where dataset_name = 'training_set'"
+        ).fetchone()
+    rebuilt = defs.resolve_job_def("dataset_rebuild").execute_in_process(
+        run_config={"ops": {"rebuild_dataset_version": {"config": {"as_of": as_of.isoformat()}}}},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert rebuilt.success, failure_messages(rebuilt)
+
+
+@pytest.mark.slow
+def test_backfill_of_three_days_equals_three_daily_runs(warehouse, tmp_path):
+    copy = tmp_path / "backfill" / "warehouse.duckdb"
+    copy.parent.mkdir()
+    shutil.copy(warehouse, copy)
+    before = fingerprints(warehouse)
+
+    daily = DagsterInstance.ephemeral()
+    for day in DAYS:
+        result = run_partitioned_models(daily, day, day)
+        assert result.success, failure_messages(result)
+
+    os.environ["WAREHOUSE_DUCKDB_PATH"] = str(copy)  # restored by the fixture's monkeypatch
+    backfill = run_partitioned_models(DagsterInstance.ephemeral(), DAYS[0], DAYS[-1])
+    assert backfill.success, failure_messages(backfill)
+    # one run, one dbt invocation with the range as its window, every day materialised
+    stg = [
+        event.materialization
+        for event in backfill.get_asset_materialization_events()
+        if event.asset_key == key("stg_shop__orders")
+    ]
+    assert sorted(m.partition for m in stg) == DAYS
+    assert stg[0].metadata["dbt_vars"].value == {"min_date": DAYS[0], "max_date": DAYS[-1]}
+
+    after_daily, after_backfill = fingerprints(warehouse), fingerprints(copy)
+    assert after_daily != before  # the three days did land
+    assert after_backfill == after_daily
+
+    # the full refresh job rebuilds a staging table from the whole lake: the same rows
+    # (not fct_orders: its relationship test reads dim_customers, which runs of the
+    # partitioned set alone leave as they were, without the newest customers)
+    refreshed = defs.resolve_job_def("full_refresh").execute_in_process(
+        run_config={"ops": {"dbt_full_refresh": {"config": {"select": "stg_shop__orders"}}}},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert refreshed.success, failure_messages(refreshed)
+    assert fingerprints(copy) == after_backfill
+
+
+def hold_write_lock(database: Path) -> subprocess.Popen:
+    """Another process with the warehouse open for writing, as `dbt build` by hand would."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"connection = duckdb.connect({str(database)!r})\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(300)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+@pytest.mark.slow
+def test_second_writer_is_refused_cleanly(warehouse, monkeypatch):
+    before = fingerprints(warehouse)
+    holder = hold_write_lock(warehouse)
+    try:
+        # Dagster notices before starting dbt...
+        refused = run_partitioned_models(DagsterInstance.ephemeral(), DAYS[0], DAYS[0])
+        assert not refused.success
+        message = failure_messages(refused)
+        assert f"The warehouse {warehouse} is locked by another process" in message
+        assert "Could not set lock on file" in message
+        assert f"(PID {holder.pid})" in message
+
+        # ...and when the lock is taken after that check, dbt's failure says the same
+        monkeypatch.setattr(dbt_build, "ensure_writable", lambda database: None)
+        refused = run_partitioned_models(DagsterInstance.ephemeral(), DAYS[0], DAYS[0])
+        assert not refused.success
+        message = failure_messages(refused)
+        assert f"The warehouse {warehouse} is locked by another process" in message
+        assert "DagsterDbtCliRuntimeError" not in message
+    finally:
+        holder.kill()
+        holder.wait()
+    assert fingerprints(warehouse) == before
+    with duckdb.connect(str(warehouse)) as connection:  # opens for writing again: intact
+        assert connection.execute("select count(*) from marts.fct_orders").fetchone()[0] > 0
+
+
+@pytest.mark.slow
+def test_failed_blocking_check_stops_the_ml_assets(warehouse):
+    # Bad reference data behind dbt's back: negative exchange rates make every order value
+    # that a run recomputes negative, which a test of fct_orders (severity error) rejects.
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("update reference.currencies set eur_per_unit = -eur_per_unit")
+    selection = [key("fct_orders"), key("ml_customer_features"), key("ml_customer_labels")]
+    result = daily_job().execute_in_process(
+        instance=DagsterInstance.ephemeral(),
+        partition_key=DAYS[0],
+        asset_selection=selection,
+        raise_on_error=False,
+    )
+    assert not result.success
+    failed = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.asset_key == key("fct_orders")
+    ]
+    assert failed and all(e.blocking for e in failed)
+    assert "blocking asset check" in failure_messages(result)
+    materialised = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert key("fct_orders") in materialised
+    assert key("ml_customer_features") not in materialised
+    assert key("ml_customer_labels") not in materialised

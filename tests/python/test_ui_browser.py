@@ -1,0 +1,169 @@
+"""The Dagster UI in a real browser: the webserver on a free loopback port, headless
+Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium), the asset graph and
+an asset's page, with screenshots.
+
+Screenshots go to UI_SCREENSHOT_DIR when set (`make screenshot` refreshes the README's
+docs/images/asset-graph.png that way), else to the test's temporary folder.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, warehouse_env
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+LOCATION = "orchestration.definitions"
+
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="headless Chromium is not installed (Debian: apt-get install chromium chromium-driver)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """dagster-webserver for the code location, with its own DAGSTER_HOME and data paths."""
+    root = tmp_path_factory.mktemp("ui")
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    env = {**warehouse_env(root), "DAGSTER_HOME": str(home)}
+    port = free_port()
+    log = (root / "webserver.log").open("w")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-m",
+            LOCATION,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the code server goes with it
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/server_info", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"dagster-webserver did not start:\n{(root / 'webserver.log').read_text()}"
+                    )
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        "--window-size=1600,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("UI_SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def open_page(driver, url: str, *expected: str, timeout: float = 90) -> str:
+    """Load `url` and wait until the page (a React app fed by GraphQL) shows every string."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.5).until(
+            lambda d: all(text in d.page_source for text in expected)
+        )
+    except Exception:
+        missing = [text for text in expected if text not in driver.page_source]
+        pytest.fail(f"{url} never showed {missing}; title {driver.title!r}")
+    time.sleep(1.5)  # let the graph layout settle before the screenshot
+    return driver.page_source
+
+
+def test_asset_graph_and_an_asset_page_render(webserver, browser, screenshots):
+    # dismiss the first-visit community dialog the way the UI remembers it
+    browser.get(f"{webserver}/server_info")
+    browser.execute_script("window.localStorage.setItem('communityNux', '\"1\"')")
+
+    open_page(
+        browser,
+        f"{webserver}/locations/{LOCATION}/asset-groups/ml",
+        "ml_training_set",
+        "ml_customer_labels",
+        "fct_orders",  # upstream of the ML layer, shown as a link to its group
+    )
+    graph = screenshots / "asset-graph.png"
+    assert browser.save_screenshot(str(graph)) and graph.stat().st_size > 10_000
+
+    page = open_page(
+        browser,
+        f"{webserver}/assets/marts/fct_orders",
+        "fct_orders",
+        "order_id",
+        "Business identifier of the order.",  # column descriptions from dbt
+        "analytics-engineering",  # owner by layer
+        "daily_warehouse_build",
+    )
+    assert "lake_partition_sensor" in page
+    asset_page = screenshots / "asset-fct-orders.png"
+    assert browser.save_screenshot(str(asset_page)) and asset_page.stat().st_size > 10_000
+    print(f"screenshots: {graph} {asset_page}")
