@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from generator import incidents
 from generator.lake import LakeError, append, generate
 
 
@@ -34,6 +35,25 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
+def _incident(text: str) -> incidents.Incident:
+    try:
+        return incidents.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_incident_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--incident",
+        type=_incident,
+        action="append",
+        default=[],
+        metavar="NAME@YYYY-MM-DD",
+        help=f"inject a named incident on that ingest date (repeatable; one of "
+        f"{', '.join(incidents.NAMES)}; see docs/sample_lake.md)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m generator", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -52,10 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         "(plan_days // 2) and the sign-up pace; give the final length when appending later",
     )
     gen.add_argument("--overwrite", action="store_true", help="replace an existing lake")
+    _add_incident_option(gen)
 
     app = commands.add_parser("append", help="write the next --days days of an existing lake")
     app.add_argument("--out", type=Path, required=True, help="an existing lake folder")
     app.add_argument("--days", type=_int, default=1, help="days to add (default 1)")
+    _add_incident_option(app)
     return parser
 
 
@@ -76,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
                 plan_days=args.plan_days,
                 overwrite=args.overwrite,
                 progress=_progress,
+                incidents=args.incident,
             )
         else:
-            append(args.out, days=args.days, progress=_progress)
+            append(args.out, days=args.days, progress=_progress, incidents=args.incident)
     except LakeError as error:
         print(f"python -m generator {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -7,17 +7,19 @@ Existing partitions are never rewritten: the lake behaves like an append-only la
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from generator import incidents as inc
 from generator.manifest import MANIFEST_DIR, write_manifest
 from generator.reference import DEFAULT_SEEDS_DIR, load_reference
 from generator.simulation import Params, World
@@ -53,6 +55,23 @@ def validate(seed: int, customers: int, start_date: dt.date, days: int, plan_day
         raise LakeError(f"--plan-days must be between 1 and {MAX_DAYS} (got {plan_days})")
 
 
+def check_incidents(
+    incidents: Iterable[inc.Incident], first: dt.date, start_date: dt.date
+) -> tuple[inc.Incident, ...]:
+    """Incidents to add to a lake whose next unwritten day is ``first``."""
+    incidents = tuple(incidents)
+    last = start_date + dt.timedelta(days=MAX_DAYS - 1)
+    for incident in incidents:
+        if incident.date < first:
+            raise LakeError(
+                f"--incident {incident}: {incident.date} is before {first}, the first day "
+                "this call writes (days already written are never changed)"
+            )
+        if incident.date > last:
+            raise LakeError(f"--incident {incident}: {incident.date} is after {last}")
+    return incidents
+
+
 def generate(
     out: Path,
     seed: int,
@@ -63,14 +82,17 @@ def generate(
     overwrite: bool = False,
     progress: Progress | None = None,
     seeds_dir: Path = DEFAULT_SEEDS_DIR,
+    incidents: Iterable[inc.Incident] = (),
 ) -> Params:
     """Write days ``0 .. days-1`` into an empty folder.
 
     ``plan_days`` (default ``days``) fixes the drift day (``plan_days // 2``) and the pace of
     sign-ups; pass the final length when a history will be built in several calls.
+    ``incidents`` (``incidents.py``) may also fall on later days, which ``append`` writes.
     """
     plan_days = days if plan_days is None else plan_days
     validate(seed, customers, start_date, days, plan_days)
+    incidents = _normalised(check_incidents(incidents, start_date, start_date))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LakeError(f"--out {out} is a file, not a folder")
@@ -84,7 +106,9 @@ def generate(
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
-    params = Params(seed, customers, start_date, plan_days, drift_day=plan_days // 2)
+    params = Params(
+        seed, customers, start_date, plan_days, drift_day=plan_days // 2, incidents=incidents
+    )
     _run(out, params, 0, days, progress, seeds_dir)
     return params
 
@@ -94,15 +118,29 @@ def append(
     days: int = 1,
     progress: Progress | None = None,
     seeds_dir: Path = DEFAULT_SEEDS_DIR,
+    incidents: Iterable[inc.Incident] = (),
 ) -> tuple[Params, int]:
-    """Write the next ``days`` days after those already in the lake; returns the new total."""
+    """Write the next ``days`` days after those already in the lake; returns the new total.
+
+    ``incidents`` join those already recorded; they must fall on days not yet written.
+    """
     if not 1 <= days <= MAX_DAYS:
         raise LakeError(f"--days must be between 1 and {MAX_DAYS} (got {days})")
     params, written = read_params(Path(out))
     if written + days > MAX_DAYS:
         raise LakeError(f"--days {days} would take the lake past {MAX_DAYS} days")
+    added = check_incidents(incidents, params.date_of(written), params.start_date)
+    if added:
+        params = dataclasses.replace(params, incidents=_normalised((*params.incidents, *added)))
     _run(Path(out), params, written, written + days, progress, seeds_dir)
     return params, written + days
+
+
+def _normalised(incidents: Iterable[inc.Incident]) -> tuple[inc.Incident, ...]:
+    try:
+        return inc.normalise(incidents)
+    except ValueError as error:
+        raise LakeError(f"--incident: {error}") from None
 
 
 def read_params(out: Path) -> tuple[Params, int]:
@@ -120,6 +158,7 @@ def read_params(out: Path) -> tuple[Params, int]:
             start_date=dt.date.fromisoformat(body["start_date"]),
             plan_days=int(body["plan_days"]),
             drift_day=int(body["drift_day"]),
+            incidents=inc.from_json(body.get("incidents", [])),
         )
         return params, int(body["days"])
     except (KeyError, ValueError, TypeError) as error:
@@ -140,6 +179,8 @@ def _write_params(out: Path, params: Params, days: int) -> None:
         "days": days,
         "last_date": params.date_of(days - 1).isoformat(),
     }
+    if params.incidents:  # absent from a lake without incidents, as before they existed
+        body["incidents"] = [incident.to_json() for incident in params.incidents]
     path = out / PARAMS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -197,7 +238,7 @@ def _run(
         for source, delivery in deliveries.items():
             table = on_disk(source, delivery, params, index)
             write_parquet(table, partition_dir(out, source, day.date) / "part-0.parquet")
-        write_manifest(out, day.date, deliveries)
+        write_manifest(out, day.date, deliveries, params.incidents_on(index))
         _write_params(out, params, index + 1)
         if progress is not None:
             rows = " ".join(f"{s}={d.table.num_rows}" for s, d in deliveries.items())

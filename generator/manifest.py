@@ -2,7 +2,8 @@
 
 For every source and day, ``rows - duplicates - sum(defects)`` is the number of new clean
 natural keys the day contributes. Events also report ``late_arrivals`` (clean rows, not
-duplicates, whose ``event_at`` falls 1-3 days before the partition's day).
+duplicates, whose ``event_at`` falls 1-3 days before the partition's day). A day hit by an
+incident (``incidents.py``) also lists it under ``incidents``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from generator.defects import Delivery
@@ -23,11 +24,18 @@ def manifest_path(lake: Path, date: dt.date) -> Path:
     return Path(lake) / MANIFEST_DIR / f"{PREFIX}{date.isoformat()}.json"
 
 
-def write_manifest(lake: Path, date: dt.date, deliveries: Mapping[str, Delivery]) -> None:
-    body = {
+def write_manifest(
+    lake: Path,
+    date: dt.date,
+    deliveries: Mapping[str, Delivery],
+    incidents: Sequence[str] = (),
+) -> None:
+    body: dict[str, object] = {
         "ingest_date": date.isoformat(),
         "sources": {source: delivery.counts() for source, delivery in deliveries.items()},
     }
+    if incidents:  # only on an incident's day, so an ordinary day's file is unchanged
+        body["incidents"] = list(incidents)
     path = manifest_path(lake, date)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

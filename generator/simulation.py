@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from generator import incidents as inc
 from generator.columns import US_PER_DAY, US_PER_MINUTE
 from generator.reference import Reference
 
@@ -99,6 +100,7 @@ class Stream(IntEnum):
     EVENTS = 4
     DEFECTS = 5
     DUPLICATES = 6
+    INCIDENTS = 7  # only drawn from on an incident's day, so other days never change
 
 
 def day_rng(seed: int, day: int, stream: Stream, part: int = 0) -> np.random.Generator:
@@ -115,9 +117,15 @@ class Params:
     start_date: dt.date
     plan_days: int  # the history the first `generate` planned: sign-ups spread, drift day
     drift_day: int  # day index from which the schema drifts (plan_days // 2 by default)
+    incidents: tuple[inc.Incident, ...] = ()  # named bad days (incidents.py), sorted
 
     def date_of(self, day: int) -> dt.date:
         return self.start_date + dt.timedelta(days=day)
+
+    def incidents_on(self, day: int) -> tuple[str, ...]:
+        """Names of the incidents that hit day index ``day``."""
+        date = self.date_of(day)
+        return tuple(incident.name for incident in self.incidents if incident.date == date)
 
     def day_start_us(self, day: int) -> int:
         return ((self.start_date - EPOCH).days + day) * US_PER_DAY
@@ -355,8 +363,36 @@ class World:
                 np.full(len(deleted), KIND_DELETION, np.int8),
             ]
         )
-        order = np.lexsort((indices, data["updated_at"][indices]))  # a CDC feed, in time order
-        return c.snapshot(indices[order]), kinds[order]
+        records = c.snapshot(indices)
+        if inc.FEATURE_NULLS in self.params.incidents_on(d):
+            records, kinds = self._re_export(d, start, candidates, touched, records, kinds)
+        order = np.lexsort((records["number"], records["updated_at"]))  # a CDC feed, in time order
+        return {name: values[order] for name, values in records.items()}, kinds[order]
+
+    def _re_export(
+        self,
+        d: int,
+        start: int,
+        candidates: np.ndarray,
+        touched: np.ndarray,
+        records: dict[str, np.ndarray],
+        kinds: np.ndarray,
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Incident feature_nulls: a bulk re-export of live customers that lost ``segment``.
+
+        Feed rows only: the customers' real state is unchanged, so their next change record
+        carries their segment again.
+        """
+        rng = day_rng(self.params.seed, d, Stream.INCIDENTS)
+        pool = np.setdiff1d(candidates, touched)
+        resent = np.sort(
+            rng.choice(pool, round(len(pool) * inc.FEATURE_NULLS_SHARE), replace=False)
+        )
+        extra = self.customers.snapshot(resent)
+        extra["updated_at"] = start + rng.integers(0, US_PER_DAY, len(resent))
+        extra["segment"] = np.full(len(resent), -1, extra["segment"].dtype)  # null in the file
+        merged = {name: np.concatenate([records[name], extra[name]]) for name in records}
+        return merged, np.concatenate([kinds, np.full(len(resent), KIND_CHANGE, np.int8)])
 
     def _apply_changes(self, rng: np.random.Generator, changed: np.ndarray) -> None:
         data = self.customers.data
@@ -417,60 +453,92 @@ class World:
         if len(active) == 0:
             buyers = buyers[:0]
         n = len(buyers)
+        placed_at = start + rng.integers(EARLIEST_ORDER_MINUTE * US_PER_MINUTE, US_PER_DAY, n)
+        o = {  # one value per order
+            "buyer": buyers,
+            "placed_at": placed_at,
+            "channel": rng.choice(len(CHANNELS), n, p=CHANNEL_SHARES),
+            "country": data["country"][buyers].astype(np.int64),
+            "n_lines": rng.integers(1, MAX_LINES + 1, n),
+        }
+        line_order = np.repeat(np.arange(n), o["n_lines"])
+        first_line = np.cumsum(o["n_lines"]) - o["n_lines"]
+        li = {  # one value per line
+            "order": line_order,
+            "line_number": np.arange(len(line_order)) - np.repeat(first_line, o["n_lines"]) + 1,
+            "product": active[rng.choice(len(active), len(line_order), p=weights)]
+            if n
+            else line_order,
+            "quantity": rng.integers(1, MAX_QUANTITY + 1, len(line_order)),
+        }
+        o["cancelled"] = rng.random(n) < CANCEL_RATE
+        o["cancelled_at"] = placed_at + rng.integers(10 * US_PER_MINUTE, US_PER_DAY, n)
+        o["shipped_at"] = placed_at + rng.integers(US_PER_DAY, 2 * US_PER_DAY, n)
+        o["delivered_at"] = o["shipped_at"] + rng.integers(2 * US_PER_DAY, 4 * US_PER_DAY, n)
+        o["returned"] = ~o["cancelled"] & (rng.random(n) < RETURN_RATE)
+        o["returned_at"] = o["delivered_at"] + rng.integers(3 * US_PER_DAY, 10 * US_PER_DAY, n)
+        if inc.ORDERS_DROP in self.params.incidents_on(d):
+            o, li = self._drop_orders(d, o, li)
+            n = len(o["buyer"])
+
         number = self.orders_placed + 1 + np.arange(n, dtype=np.int64)
         self.orders_placed += n
-        placed_at = start + rng.integers(EARLIEST_ORDER_MINUTE * US_PER_MINUTE, US_PER_DAY, n)
-        channel = rng.choice(len(CHANNELS), n, p=CHANNEL_SHARES)
-        country = data["country"][buyers].astype(np.int64)
-        currency = self.reference.country_currency[country]
-
-        n_lines = rng.integers(1, MAX_LINES + 1, n)
-        line_order = np.repeat(np.arange(n), n_lines)
-        first_line = np.cumsum(n_lines) - n_lines
-        line_number = np.arange(len(line_order)) - np.repeat(first_line, n_lines) + 1
-        product = active[rng.choice(len(active), len(line_order), p=weights)] if n else line_order
-        price_eur = self.catalogue.data["list_price"][product]
-        unit_price = np.round(price_eur / self.reference.eur_per_unit[currency[line_order]], 2)
+        currency = self.reference.country_currency[o["country"]]
+        price_eur = self.catalogue.data["list_price"][li["product"]]
         lines = {
-            "order_number": number[line_order],
-            "line_number": line_number.astype(np.int64),
-            "product": product.astype(np.int64),
-            "quantity": rng.integers(1, MAX_QUANTITY + 1, len(line_order)).astype(np.int64),
-            "unit_price": unit_price,
+            "order_number": number[li["order"]],
+            "line_number": li["line_number"].astype(np.int64),
+            "product": li["product"].astype(np.int64),
+            "quantity": li["quantity"].astype(np.int64),
+            "unit_price": np.round(
+                price_eur / self.reference.eur_per_unit[currency[li["order"]]], 2
+            ),
         }
-
-        cancelled = rng.random(n) < CANCEL_RATE
-        cancelled_at = placed_at + rng.integers(10 * US_PER_MINUTE, US_PER_DAY, n)
-        shipped_at = placed_at + rng.integers(US_PER_DAY, 2 * US_PER_DAY, n)
-        delivered_at = shipped_at + rng.integers(2 * US_PER_DAY, 4 * US_PER_DAY, n)
-        returned = ~cancelled & (rng.random(n) < RETURN_RATE)
-        returned_at = delivered_at + rng.integers(3 * US_PER_DAY, 10 * US_PER_DAY, n)
+        cancelled, returned = o["cancelled"], o["returned"]
         steps = [
-            (np.ones(n, bool), PLACED, placed_at),
-            (cancelled, CANCELLED, cancelled_at),
-            (~cancelled, SHIPPED, shipped_at),
-            (~cancelled, DELIVERED, delivered_at),
-            (returned, RETURNED, returned_at),
+            (np.ones(n, bool), PLACED, o["placed_at"]),
+            (cancelled, CANCELLED, o["cancelled_at"]),
+            (~cancelled, SHIPPED, o["shipped_at"]),
+            (~cancelled, DELIVERED, o["delivered_at"]),
+            (returned, RETURNED, o["returned_at"]),
         ]
         which = np.concatenate([np.flatnonzero(mask) for mask, _, _ in steps])
         self.pending.append(
             {
                 "order_number": number[which],
-                "customer": buyers[which].astype(np.int64),
+                "customer": o["buyer"][which].astype(np.int64),
                 "status": np.concatenate([np.full(m.sum(), s, np.int8) for m, s, _ in steps]),
-                "placed_at": placed_at[which],
+                "placed_at": o["placed_at"][which],
                 "status_at": np.concatenate([at[m] for m, _, at in steps]),
-                "channel": channel[which],
+                "channel": o["channel"][which],
                 "currency": currency[which],
-                "country": country[which],
+                "country": o["country"][which],
             }
         )
+        first_line = np.cumsum(o["n_lines"]) - o["n_lines"]
         orders = {
-            "customer": buyers.astype(np.int64),
-            "placed_at": placed_at,
+            "customer": o["buyer"].astype(np.int64),
+            "placed_at": o["placed_at"],
             "first_product": lines["product"][first_line],
         }
         return lines, orders
+
+    def _drop_orders(
+        self, d: int, o: dict[str, np.ndarray], li: dict[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Incident orders_drop: most of the largest market's orders are never placed.
+
+        Applied after every draw of the day, so the other orders are exactly as without it.
+        """
+        rng = day_rng(self.params.seed, d, Stream.INCIDENTS)
+        market = np.flatnonzero(o["country"] == inc.ORDERS_DROP_COUNTRY)
+        lost = np.zeros(len(o["buyer"]), dtype=bool)
+        lost[rng.choice(market, round(len(market) * inc.ORDERS_DROP_SHARE), replace=False)] = True
+        kept = ~lost
+        line_kept = kept[li["order"]]
+        li = {name: values[line_kept] for name, values in li.items()}
+        li["order"] = (np.cumsum(kept) - 1)[li["order"]]  # renumbered among kept orders
+        return {name: values[kept] for name, values in o.items()}, li
 
     def _statuses_landing(self, d: int) -> dict[str, np.ndarray]:
         """Status records whose status_at falls on day d, from orders of the last few weeks.

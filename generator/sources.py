@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from generator import incidents as inc
 from generator import simulation as sim
 from generator.columns import (
     US_PER_DAY,
@@ -484,7 +485,10 @@ def build_day(
         previous_clean=previous.get("order_items"),
     )
 
-    events, late = events_table(day, params)
+    if inc.EVENTS_STOP in params.incidents_on(d):
+        events, late = EVENTS_SCHEMA.empty_table(), np.zeros(0, dtype=bool)  # nothing arrived
+    else:
+        events, late = events_table(day, params)
     delivery = deliver(
         events,
         [
