@@ -49,7 +49,7 @@ from dagster_dbt import (
 from orchestration.datasets import publish_latest
 from orchestration.dbt_build import manifest, run_dbt
 from orchestration.partitions import daily_partitions, run_window
-from orchestration.project import duckdb_path, lake_dir, warehouse_project
+from orchestration.project import WAREHOUSE_PACKAGE, duckdb_path, lake_dir, warehouse_project
 from orchestration.warehouse_lock import WAREHOUSE_POOL, ensure_writable
 
 MANIFEST_PATH = warehouse_project.manifest_path
@@ -98,8 +98,11 @@ FRESHNESS_CHECKED_MODELS = ("fct_orders", "ml_training_set")
 def _partitioned_models(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """Incremental models (but the registry), and views that read only those: a view over
     partitioned tables changes with their partitions."""
-    nodes = manifest["nodes"]
-    models = {uid: node for uid, node in nodes.items() if node["resource_type"] == "model"}
+    models = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["package_name"] == WAREHOUSE_PACKAGE
+    }
     partitioned = {
         uid
         for uid, node in models.items()
@@ -121,9 +124,11 @@ def _partitioned_models(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 PARTITIONED_MODELS = sorted({node["name"] for node in _partitioned_models(manifest())})
 PARTITIONED_FQNS = sorted(".".join(node["fqn"]) for node in _partitioned_models(manifest()))
 
-# dbt selections of the two sets; together they hold every seed, model and snapshot once.
+# dbt selections of the two sets; together they hold every seed, model and snapshot of the
+# warehouse once. (Through the monitoring overlay the manifest also has Elementary's own
+# result tables: they are not business assets, see orchestration/monitoring.py.)
 PARTITIONED_SELECT = " ".join(f"fqn:{fqn}" for fqn in PARTITIONED_FQNS)
-UNPARTITIONED_SELECT = "fqn:*"
+UNPARTITIONED_SELECT = f"package:{WAREHOUSE_PACKAGE}"
 UNPARTITIONED_EXCLUDE = PARTITIONED_SELECT
 
 
@@ -181,10 +186,15 @@ class WarehouseTranslator(DagsterDbtTranslator):
         """dagster-dbt makes tests of severity error blocking. A test that also reads a model
         that is not upstream of the tested one (a relationships test from fct_orders to
         dim_customers) can only run after that model, so it cannot gate what comes after
-        the tested model; it stays a check, reported but not blocking."""
+        the tested model; it stays a check, reported but not blocking. Elementary's monitors
+        (monitoring overlay) observe and never block: an anomaly is a question for a person,
+        and stopping the ML layer would hide how far it reaches."""
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         if spec is None or not spec.blocking:
             return spec
+        test_metadata = manifest["nodes"][unique_id].get("test_metadata") or {}
+        if test_metadata.get("namespace") == "elementary":
+            return spec._replace(blocking=False)
         tested = asset_spec.metadata.get("dagster_dbt/unique_id")
         upstream = _ancestors(manifest, tested) | {tested}
         if set(manifest["parent_map"].get(unique_id, [])) - upstream:
@@ -232,6 +242,7 @@ def raw_source_specs() -> list[AssetSpec]:
             },
         )
         for source in manifest()["sources"].values()
+        if source["package_name"] == WAREHOUSE_PACKAGE
     ]
 
 
@@ -278,7 +289,9 @@ def registry_key() -> AssetKey:
     node = next(
         node
         for node in manifest()["nodes"].values()
-        if node["resource_type"] == "model" and node["name"] == REGISTRY_MODEL
+        if node["resource_type"] == "model"
+        and node["name"] == REGISTRY_MODEL
+        and node["package_name"] == WAREHOUSE_PACKAGE
     )
     return translator.get_asset_key(node)
 

@@ -20,22 +20,32 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    Failure,
     MetadataValue,
     OpExecutionContext,
     Output,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource
 
-from orchestration.project import REPO_ROOT, duckdb_path, warehouse_project
+from orchestration.project import (
+    DBT_EXECUTABLE,
+    MONITORING_ON,
+    OVERLAY_DIR,
+    REPO_ROOT,
+    duckdb_path,
+    warehouse_project,
+)
 from orchestration.warehouse_lock import (
     ensure_writable,
     is_lock_error,
@@ -46,6 +56,61 @@ from orchestration.warehouse_lock import (
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # Saved parse states kept (one per distinct set of vars: a partition window is one).
 PARSE_CACHE_ENTRIES = 8
+
+
+ELEMENTARY_PACKAGE = "elementary"
+
+
+def elementary_relations(dbt_manifest: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """(schema, name) of every relation Elementary's own models create."""
+    return {
+        (node["schema"], node["alias"])
+        for node in dbt_manifest["nodes"].values()
+        if node["package_name"] == ELEMENTARY_PACKAGE
+        and node["resource_type"] == "model"
+        and node["config"].get("materialized") != "ephemeral"
+    }
+
+
+def missing_elementary_relations(database: Path) -> set[tuple[str, str]]:
+    expected = elementary_relations(manifest())
+    with read_only(database) as connection:
+        if connection is None:  # a writer outside Dagster: the step's own check reports it
+            return set()
+        present = set(
+            connection.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        )
+    return expected - present
+
+
+def ensure_elementary_tables(database: Path) -> None:
+    """Build Elementary's models once, before the first monitored dbt step of a warehouse."""
+    if not MONITORING_ON or not missing_elementary_relations(database):
+        return
+    result = subprocess.run(
+        [
+            str(DBT_EXECUTABLE),
+            "run",
+            "--select",
+            f"package:{ELEMENTARY_PACKAGE}",
+            "--target-path",
+            str(target_root() / "elementary-setup"),
+        ],
+        cwd=OVERLAY_DIR,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise Failure(
+            description=(
+                "Elementary's tables could not be created (`dbt run --select "
+                f"package:{ELEMENTARY_PACKAGE}` in {OVERLAY_DIR} failed). Its output is "
+                "attached; set WAREHOUSE_MONITORING=off to run the warehouse without it."
+            ),
+            metadata={"dbt_output": MetadataValue.text((result.stdout + result.stderr)[-4000:])},
+        )
 
 
 def manifest() -> dict[str, Any]:
@@ -95,17 +160,29 @@ def _save_parse_state(cache: Path, target_path: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def monitoring_clock(context: AssetExecutionContext | OpExecutionContext) -> str | None:
+    """Elementary's "now" for this run: the morning after the last ingest date the run
+    covers, so a backfill of past days is judged as those days' own runs would have been
+    (`make monitor` does the same, monitoring/monitor.py). None, the real clock, for runs
+    without partitions or without monitoring."""
+    tags = context.run.tags
+    last = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
+    if not MONITORING_ON or not last:
+        return None
+    return (date.fromisoformat(last) + timedelta(days=1)).isoformat() + "T00:00:00"
+
+
 @contextmanager
-def _indirect_selection(mode: str | None) -> Iterator[None]:
-    """DBT_INDIRECT_SELECTION for the dbt process started inside (unless the user set one)."""
-    if mode is None or "DBT_INDIRECT_SELECTION" in os.environ:
-        yield
-        return
-    os.environ["DBT_INDIRECT_SELECTION"] = mode
+def _environment(variables: Mapping[str, str | None]) -> Iterator[None]:
+    """Set these variables for the dbt process started inside, unless the user set them."""
+    added = [name for name, value in variables.items() if value and name not in os.environ]
+    for name in added:
+        os.environ[name] = str(variables[name])
     try:
         yield
     finally:
-        del os.environ["DBT_INDIRECT_SELECTION"]
+        for name in added:
+            del os.environ[name]
 
 
 def _relations(
@@ -155,17 +232,22 @@ def run_dbt(
     """
     database = duckdb_path()
     ensure_writable(database)
+    ensure_elementary_tables(database)
     args = [*args, "--exclude-resource-type", "unit_test"]
     target_path = (
         target_root()
         / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
-    cache = _parse_cache(args)
-    _restore_parse_state(cache, target_path)
     extra: dict[str, Any] = {}
     if translator is not None:
         extra = {"manifest": warehouse_project.manifest_path, "dagster_dbt_translator": translator}
-    with _indirect_selection(indirect_selection):
+    step_environment = {
+        "DBT_INDIRECT_SELECTION": indirect_selection,
+        "WAREHOUSE_MONITORING_CLOCK": monitoring_clock(context),
+    }
+    with _environment(step_environment):
+        cache = _parse_cache(args)  # the clock is read by dbt_project.yml: part of the state
+        _restore_parse_state(cache, target_path)
         invocation = dbt.cli(
             args, context=context, raise_on_error=False, target_path=target_path, **extra
         )

@@ -34,12 +34,13 @@ from orchestration.assets import DBT_ASSETS, WarehouseTranslator, dataset_public
 from orchestration.datasets import DATASETS, dataset_model, rebuild
 from orchestration.dbt_build import manifest, run_dbt
 from orchestration.freshness import raw_source_freshness
+from orchestration.monitoring import MONITORING_ASSETS
 from orchestration.project import duckdb_path, warehouse_project
 from orchestration.warehouse_lock import WAREHOUSE_POOL, is_lock_error, locked_failure
 
 daily_warehouse_job = define_asset_job(
     name="daily_warehouse_build",
-    selection=AssetSelection.assets(*DBT_ASSETS, dataset_publication),
+    selection=AssetSelection.assets(*DBT_ASSETS, dataset_publication, *MONITORING_ASSETS),
     description=(
         "The whole graph for a day (or a range of days, as one run): the incremental models "
         "for those ingest dates, then snapshots, dims, ML tables and the registry, with every "

@@ -70,7 +70,38 @@ def export_environment() -> None:
 
 export_environment()
 
-warehouse_project = DbtProject(project_dir=REPO_ROOT, profiles_dir=PROFILES_DIR)
+OVERLAY_DIR = REPO_ROOT / "monitoring"
+
+
+def monitoring_off_reason() -> str | None:
+    """Why Elementary monitoring is off, or None when it is on.
+
+    On when the monitoring/ overlay's packages are installed (dbt Hub, or placed by hand:
+    monitoring/install_packages_offline.md), unless WAREHOUSE_MONITORING=off."""
+    if os.environ.get("WAREHOUSE_MONITORING", "auto").lower() == "off":
+        return "Monitoring (Elementary) is off: WAREHOUSE_MONITORING=off."
+    from monitoring.monitor import INSTALL_DOC, missing_packages
+
+    missing = missing_packages()
+    if not missing:
+        return None
+    return (
+        f"Monitoring (Elementary) is off: {', '.join(missing)} not installed (dbt Hub "
+        f"packages: `make monitor` installs them where dbt Hub is reachable; otherwise see "
+        f"{INSTALL_DOC}). Dagster loads the warehouse without its monitors."
+    )
+
+
+MONITORING_OFF_REASON = monitoring_off_reason()
+MONITORING_ON = MONITORING_OFF_REASON is None
+
+# With monitoring on, Dagster runs the warehouse through the overlay: the same models and
+# tests (the warehouse is its local package) plus Elementary's monitors, as asset checks,
+# and Elementary's hooks that record every result for its report.
+DBT_PROJECT_DIR = OVERLAY_DIR if MONITORING_ON else REPO_ROOT
+warehouse_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=PROFILES_DIR)
+# dbt package name of the warehouse's own nodes (the overlay's manifest has Elementary's too)
+WAREHOUSE_PACKAGE = "ml_warehouse"
 
 
 # What `dbt parse` reads: the manifest is stale when any of these is newer than it.
@@ -83,6 +114,10 @@ DBT_PROJECT_INPUTS = (
     "seeds",
     "tests",
     "analyses",
+    # the overlay's own files, when Dagster loads its manifest
+    "monitoring/dbt_project.yml",
+    "monitoring/packages.yml",
+    "monitoring/macros",
 )
 DBT_SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".py"}
 
@@ -118,14 +153,14 @@ def parse_manifest() -> None:
             shutil.copy2(partial, scratch)
         result = subprocess.run(
             [str(DBT_EXECUTABLE), "parse", "--quiet", "--target-path", scratch],
-            cwd=REPO_ROOT,
+            cwd=DBT_PROJECT_DIR,
             capture_output=True,
             text=True,
             env={**os.environ, "DBT_LOG_PATH": scratch},
         )
         if result.returncode != 0:
             raise RuntimeError(
-                f"`dbt parse` of {REPO_ROOT} failed, so Dagster cannot load the dbt assets:\n"
+                f"`dbt parse` of {DBT_PROJECT_DIR} failed, so Dagster cannot load the dbt assets:\n"
                 f"{result.stdout}{result.stderr}"
             )
         for artifact in ("partial_parse.msgpack", "manifest.json"):

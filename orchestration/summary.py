@@ -6,7 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-MONITORING_PACKAGE = Path(__file__).resolve().parent.parent / "monitoring/dbt_packages/elementary"
+from monitoring import monitor
+from orchestration.project import MONITORING_OFF_REASON
 
 LAYERS = ("reference", "staging", "audit", "snapshots", "intermediate", "marts", "ml")
 
@@ -89,12 +90,10 @@ def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None
 
 
 def monitoring_status() -> str:
-    if MONITORING_PACKAGE.is_dir():
-        return (
-            "Monitoring (Elementary): installed; build it with "
-            "`cd monitoring && ../.venv/bin/dbt build`."
-        )
+    if MONITORING_OFF_REASON:
+        return MONITORING_OFF_REASON
     return (
-        "Monitoring (Elementary) is off: monitoring/dbt_packages/ has no elementary package "
-        "(it comes from dbt Hub; see the README's Monitoring section)."
+        "Monitoring (Elementary) is on: its monitors ran as asset checks and the report is "
+        f"{monitor.Paths.from_env().report} (asset elementary_report); `make monitor` also "
+        "sends alerts."
     )

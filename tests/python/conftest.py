@@ -19,6 +19,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
+# The suite tests the warehouse and its Dagster code location on their own, the same on
+# every machine; test_monitoring.py tests Elementary (overlay and Dagster) where installed.
+os.environ.setdefault("WAREHOUSE_MONITORING", "off")
+
 # Small but complete: every defect rule fires, the drift day falls inside the backfill,
 # 30-day labels exist for the first as-of dates, and three daily runs after it give the
 # snapshots a history (changes and deletions of customers who existed at the first build)
