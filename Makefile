@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: help install run test lint format ui docs dataset clean browser screenshot
+.PHONY: help install run test lint format ui docs dataset lineage clean browser screenshot
 
 help:
 	@echo "make run    generate the sample lake and replay it through Dagster + dbt (data/)"
@@ -79,6 +79,11 @@ docs: $(INSTALLED)
 dataset: $(INSTALLED)
 	@test -n "$(AS_OF)" || { echo "usage: make dataset AS_OF=YYYY-MM-DD [DATASET=training_set|customer_features] (versions: .venv/bin/python -m orchestration.datasets list)"; exit 2; }
 	$(BIN)/python -m orchestration.datasets rebuild --dataset $(or $(DATASET),training_set) --as-of $(AS_OF)
+
+# Which raw source columns feed a column: make lineage COLUMN=ml_training_set.spend_next_30d_eur
+lineage: $(INSTALLED)
+	@test -n "$(COLUMN)" || { echo "usage: make lineage COLUMN=model.column (e.g. ml_training_set.spend_next_30d_eur)"; exit 2; }
+	$(BIN)/python -m orchestration.column_lineage $(COLUMN)
 
 clean:
 	rm -rf data target logs .dagster_home .pytest_cache .ruff_cache

@@ -244,6 +244,9 @@ def run_dbt(
     step_environment = {
         "DBT_INDIRECT_SELECTION": indirect_selection,
         "WAREHOUSE_MONITORING_CLOCK": monitoring_clock(context),
+        # recorded with each node in the audit trail (macros/record_run_results.sql)
+        "DAGSTER_RUN_ID": context.run.run_id,
+        "WAREHOUSE_RUN_BY": f"dagster job {context.run.job_name}",
     }
     with _environment(step_environment):
         cache = _parse_cache(args)  # the clock is read by dbt_project.yml: part of the state
@@ -262,10 +265,11 @@ def run_dbt(
     if outputs:
         keys = {context.asset_key_for_output(event.output_name) for event in outputs}
         counts = row_counts(database, _relations(context, keys))
+    audit = audit_trail_metadata(invocation.target_path)
     for event in events:
         if isinstance(event, Output):
             key = context.asset_key_for_output(event.output_name)
-            added = dict(metadata or {})
+            added = {**audit, **(metadata or {})}
             if key in counts:
                 added["dagster/row_count"] = MetadataValue.int(counts[key])
             yield event.with_metadata({**event.metadata, **added})
@@ -278,6 +282,21 @@ def run_dbt(
         # the blocking ones (severity error), naming them, and skips what depends on them;
         # dbt has already skipped the models downstream of them in this step.
         context.log.warning("dbt build: tests failed (see this step's asset checks)")
+
+
+def audit_trail_metadata(target_path: Path) -> dict[str, Any]:
+    """The dbt invocation behind a materialisation, and how to find it in the audit trail."""
+    try:
+        results = json.loads((target_path / "run_results.json").read_text())
+        invocation_id = results["metadata"]["invocation_id"]
+    except (OSError, KeyError, ValueError):
+        return {}
+    return {
+        "dbt_invocation_id": invocation_id,
+        "audit_trail": MetadataValue.md(
+            f"`select * from audit.dbt_run_results where invocation_id = '{invocation_id}'`"
+        ),
+    }
 
 
 def _only_checks_failed(

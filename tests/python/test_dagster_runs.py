@@ -175,6 +175,16 @@ def test_two_consecutive_partitions_build_both_days_and_pass_every_check(warehou
     metadata = stg_orders[0].materialization.metadata
     assert metadata["dbt_vars"].value == {"min_date": DAYS[1], "max_date": DAYS[1]}
     assert metadata["dagster/row_count"].value == stg_rows
+    # ... and the dbt invocation, whose nodes the audit trail records with this run's id
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        audited = connection.execute(
+            """
+            select distinct dagster_run_id from audit.dbt_run_results
+            where invocation_id = ? and unique_id = 'model.ml_warehouse.stg_shop__orders'
+            """,
+            [metadata["dbt_invocation_id"].value],
+        ).fetchall()
+    assert audited == [(result.run_id,)]
     publication = next(
         event
         for event in result.get_asset_materialization_events()
