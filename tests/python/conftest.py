@@ -140,14 +140,3 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     root = tmp_path_factory.mktemp("warehouse")
     yield build_sample_warehouse(root, SAMPLE["backfill_days"], DAILY_RUNS)
 
-
-# Two xdist groups (pyproject's addopts run one worker each): the Dagster runs, with the other
-# modules that build nothing of the shared warehouse, beside everything that uses it. A
-# group builds the session warehouse only if one of its tests asks for it, so it is built once.
-SEPARATE_WORKER = {"test_dagster_runs.py", "test_code_quality.py", "test_ui_browser.py"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        group = "dagster_runs" if item.path.name in SEPARATE_WORKER else "warehouse"
-        item.add_marker(pytest.mark.xdist_group(group))
