@@ -139,4 +139,3 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     """The sample warehouse after a backfill and three daily runs, each build published."""
     root = tmp_path_factory.mktemp("warehouse")
     yield build_sample_warehouse(root, SAMPLE["backfill_days"], DAILY_RUNS)
-
