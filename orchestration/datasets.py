@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -243,8 +244,33 @@ create table if not exists {PUBLICATIONS_TABLE} (
 """
 
 
+# The dbt doc block (models/ml/datasheets.md) that is each dataset's datasheet.
+DATASHEETS = {
+    "training_set": "training_set_datasheet",
+    "customer_features": "customer_features_datasheet",
+}
+DATASHEETS_FILE = REPO_ROOT / "models" / "ml" / "datasheets.md"
+
+
+def datasheet(version: RegisteredVersion) -> str:
+    """The dataset's datasheet (the same text dbt docs shows), headed by the version."""
+    name = DATASHEETS[version.dataset_name]
+    blocks = re.findall(
+        r"{%\s*docs\s+(\w+)\s*%}(.*?){%\s*enddocs\s*%}", DATASHEETS_FILE.read_text(), re.S
+    )
+    text = dict(blocks).get(name)
+    if text is None:
+        raise LookupError(f"{DATASHEETS_FILE} has no doc block {name!r}")
+    return (
+        f"<!-- version {version.version_id} of {version.dataset_name}, as of "
+        f"{version.as_of_date.isoformat()}, {version.row_count} rows, fingerprint "
+        f"{version.fingerprint} -->\n{text.strip()}\n"
+    )
+
+
 def export_version(database: Path, version: RegisteredVersion, table: str) -> Path:
-    """Write the version to exports/<dataset>/version=<id>/ once; an existing one is kept.
+    """Write the version to exports/<dataset>/version=<id>/ once, with its datasheet
+    (datasheet.md); an existing one is kept.
 
     The file is written under a temporary name and renamed, so a reader never sees half.
     """
@@ -254,6 +280,7 @@ def export_version(database: Path, version: RegisteredVersion, table: str) -> Pa
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "datasheet.md").write_text(datasheet(version))
     partial = folder / f".{name}.parquet.partial"
     with duckdb.connect(str(database), read_only=True) as connection:
         connection.execute(f"copy (select * from {table}) to '{partial}' (format parquet)")

@@ -141,6 +141,13 @@ def test_exports_are_written_once_per_version_under_a_versioned_path(warehouse: 
     for dataset in ("customer_features", "training_set"):
         exports = sorted((warehouse.root / "exports" / dataset).glob("version=*/*.parquet"))
         assert len(exports) == len(registry(warehouse, dataset)), dataset
+        # each version travels with its datasheet (models/ml/datasheets.md), naming it
+        for export in exports:
+            sheet = (export.parent / "datasheet.md").read_text()
+            version_id = export.parent.name.removeprefix("version=")
+            assert f"version {version_id} of {dataset}" in sheet
+            for section in ("Purpose", "Composition", "Collection", "Intended uses", "Owner"):
+                assert section in sheet, (dataset, section)
     assert not list((warehouse.root / "exports").rglob("*.partial"))
 
 
