@@ -120,8 +120,7 @@ def _partitioned_models(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         partitioned |= joining
 
 
-# The partitioned models, by name and by fully qualified name (which tells versions apart).
-PARTITIONED_MODELS = sorted({node["name"] for node in _partitioned_models(manifest())})
+# The partitioned models by fully qualified name (which tells versions apart).
 PARTITIONED_FQNS = sorted(".".join(node["fqn"]) for node in _partitioned_models(manifest()))
 
 # dbt selections of the two sets; together they hold every seed, model and snapshot of the

@@ -16,6 +16,7 @@ Every Dagster step that runs dbt goes through `run_dbt`, which
   every scheduled run.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -113,6 +114,7 @@ def ensure_elementary_tables(database: Path) -> None:
         )
 
 
+@functools.cache  # written before the definitions load (project.py); read once a process
 def manifest() -> dict[str, Any]:
     return json.loads(Path(warehouse_project.manifest_path).read_text())
 
