@@ -7,6 +7,9 @@ Every Dagster step that runs dbt goes through `run_dbt`, which
 - holds dbt's events until dbt has exited, then attaches each model's row count, read over a
   read-only connection (no other process may open the file while dbt writes it, so counts
   cannot be fetched during the run);
+- emits the invocation's OpenLineage events, the Dagster run as their parent
+  (openlineage_events.py), and links each materialisation to its dbt run there and in the
+  audit trail;
 - reuses dbt's partial-parse state between the steps of a run: each step is a new dbt
   process in a new target folder, and a full parse costs seconds per step. dbt checks that
   the saved state matches (project files, vars, profile) and parses fully when it does not,
@@ -39,8 +42,10 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource
 
+from orchestration.openlineage_events import emit_dbt_lineage
 from orchestration.project import (
     DBT_EXECUTABLE,
+    DBT_PROJECT_DIR,
     MONITORING_ON,
     OVERLAY_DIR,
     REPO_ROOT,
@@ -261,13 +266,22 @@ def run_dbt(
     _save_parse_state(cache, target_path)
     if error is not None and is_lock_error(str(error)):
         raise locked_failure(database, str(error))
+    lineage = emit_dbt_lineage(
+        DBT_PROJECT_DIR,
+        invocation.target_path,
+        succeeded=error is None,
+        parent_run_id=context.run.run_id,
+        parent_job_name=context.run.job_name,
+        job_name=f"{context.run.job_name}.{context.op_execution_context.op.name}",
+        log=context.log,
+    )
 
     outputs = [event for event in events if isinstance(event, Output)]
     counts: dict[AssetKey, int] = {}
     if outputs:
         keys = {context.asset_key_for_output(event.output_name) for event in outputs}
         counts = row_counts(database, _relations(context, keys))
-    audit = audit_trail_metadata(invocation.target_path)
+    audit = {**audit_trail_metadata(invocation.target_path), **lineage}
     for event in events:
         if isinstance(event, Output):
             key = context.asset_key_for_output(event.output_name)

@@ -5,6 +5,7 @@ One small lake of 36 days is built by dbt up to day 33 (the fixture); each test 
 own copy of that warehouse and runs Dagster in process on the last three days.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,11 +19,13 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import run_dbt, run_generator, warehouse_env
 from dagster import AssetKey, DagsterInstance, materialize
+from openlineage_validation import run_event
 
-from orchestration import dbt_build
+from orchestration import dbt_build, openlineage_events
 from orchestration.assets import DBT_ASSETS, partitioned_models
 from orchestration.definitions import defs
 from orchestration.fingerprint import fingerprint
+from orchestration.project import WAREHOUSE_PACKAGE
 from orchestration.resources import dbt_resource
 
 START = "2026-03-01"
@@ -129,9 +132,11 @@ def test_two_consecutive_partitions_build_both_days_and_pass_every_check(warehou
         for assets_def in DBT_ASSETS
         for check in assets_def.check_keys
     }
+    run_ids = []
     for day in DAYS[:2]:
         result = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
         assert result.success, failure_messages(result)
+        run_ids.append(result.run_id)
         evaluations = result.get_asset_check_evaluations()
         failed = [(e.asset_key.path[-1], e.check_name) for e in evaluations if not e.passed]
         assert not failed
@@ -203,6 +208,75 @@ def test_two_consecutive_partitions_build_both_days_and_pass_every_check(warehou
         raise_on_error=False,
     )
     assert rebuilt.success, failure_messages(rebuilt)
+
+    # OpenLineage: every dbt step of both runs emitted valid events, under its Dagster run
+    assert_openlineage_events_name_every_model(openlineage_events.events_file(), run_ids)
+    assert metadata["openlineage_run_id"].value
+
+
+def dataset_name(node: dict) -> str:
+    """How openlineage-dbt names a relation: database.schema.table."""
+    table = node["name"] if node["resource_type"] == "source" else node["alias"]
+    return f"{node['database']}.{node['schema']}.{table}"
+
+
+def assert_openlineage_events_name_every_model(events_file: Path, dagster_run_ids: list[str]):
+    lines = events_file.read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    for event in events:
+        run_event(event)  # raises InvalidEvent, naming the field, if not valid
+    # the dbt invocations: their parent run is the Dagster run, five steps a run
+    invocations = [
+        e
+        for e in events
+        if e["eventType"] == "START"
+        and e["job"]["facets"].get("jobType", {}).get("jobType") == "JOB"
+    ]
+    parents = [e["run"]["facets"]["parent"]["run"]["runId"] for e in invocations]
+    assert sorted(parents) == sorted(dagster_run_ids * 5)
+    invocation_ids = {e["run"]["runId"] for e in invocations}
+
+    nodes = {**MANIFEST["nodes"], **MANIFEST["sources"]}
+    expected = {
+        unique_id: (
+            {dataset_name(nodes[parent]) for parent in node["depends_on"]["nodes"]},
+            dataset_name(node),
+        )
+        for unique_id, node in MANIFEST["nodes"].items()
+        if node["resource_type"] in {"model", "snapshot"}
+        and node["package_name"] == WAREHOUSE_PACKAGE
+        and node["config"]["materialized"] != "ephemeral"
+    }
+    for run_id in dagster_run_ids:
+        completed = {}
+        for event in events:
+            facets = event["run"]["facets"]
+            dbt_node = event["job"]["facets"].get("dbt_node")
+            job_type = event["job"]["facets"]["jobType"]["jobType"]
+            if (
+                event["eventType"] == "COMPLETE"
+                and job_type in {"MODEL", "SNAPSHOT"}
+                and facets["parent"]["root"]["run"]["runId"] == run_id
+            ):
+                assert facets["parent"]["run"]["runId"] in invocation_ids
+                assert event["outputs"], event["job"]["name"]
+                assert "schema" in event["outputs"][0]["facets"]
+                completed[dbt_node["unique_id"]] = (
+                    {dataset["name"] for dataset in event["inputs"]},
+                    event["outputs"][0]["name"],
+                )
+        assert completed == expected
+    training_set = next(
+        e["outputs"][0]["facets"]
+        for e in events
+        if e["eventType"] == "COMPLETE"
+        and e["outputs"]
+        and e["outputs"][0]["name"].endswith(".ml.ml_training_set")
+    )
+    # column lineage, where openlineage-sql could parse the compiled SQL
+    lineage = training_set["columnLineage"]["fields"]
+    sources = {(f["name"], f["field"]) for f in lineage["churned_30d"]["inputFields"]}
+    assert sources == {("warehouse.ml.ml_customer_labels", "churned_30d")}
 
 
 @pytest.mark.slow
