@@ -71,10 +71,11 @@ format: $(INSTALLED)
 ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
 
+DOCS_PORT ?= 8080
 docs: $(INSTALLED)
 	@mkdir -p data/exports
 	$(BIN)/dbt docs generate
-	$(BIN)/dbt docs serve --host 127.0.0.1 --port 8080 --no-browser
+	$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 dataset: $(INSTALLED)
 	@test -n "$(AS_OF)" || { echo "usage: make dataset AS_OF=YYYY-MM-DD [DATASET=training_set|customer_features] (versions: .venv/bin/python -m orchestration.datasets list)"; exit 2; }

@@ -1,9 +1,9 @@
-"""The Dagster UI in a real browser: the webserver on a free loopback port, headless
-Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium), the asset graph and
-an asset's page, with screenshots.
+"""The Dagster UI and the dbt docs site in a real browser: each served on a free loopback
+port, headless Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium), the
+asset graph, an asset's page and the training set's lineage graph, with screenshots.
 
 Screenshots go to UI_SCREENSHOT_DIR when set (`make screenshot` refreshes the README's
-docs/images/asset-graph.png that way), else to the test's temporary folder.
+docs/images/ that way), else to the test's temporary folder.
 """
 
 import os
@@ -23,6 +23,7 @@ from conftest import REPO_ROOT, warehouse_env
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 LOCATION = "orchestration.definitions"
+SOURCE_TABLES = ("customers", "products", "orders", "order_items", "events")
 
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
@@ -34,6 +35,27 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_for(url: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{url} did not come up:\n{log.read_text()[-4000:]}")
+            time.sleep(0.5)
+
+
+def stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 @pytest.fixture(scope="module")
@@ -64,26 +86,35 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/server_info", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        f"dagster-webserver did not start:\n{(root / 'webserver.log').read_text()}"
-                    )
-                time.sleep(0.5)
+        wait_for(f"{url}/server_info", server, root / "webserver.log")
         yield url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop(server)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`make docs` itself (dbt docs generate, then serve on 127.0.0.1), on a fresh checkout's
+    footing: an empty warehouse and lake, so the catalog is empty but the manifest, whose
+    graph the lineage view draws, is whole."""
+    root = tmp_path_factory.mktemp("docs")
+    port = free_port()
+    log_path = root / "make-docs.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            ["make", "--no-print-directory", "docs", f"DOCS_PORT={port}"],
+            cwd=REPO_ROOT,
+            env=warehouse_env(root),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # make, dbt and its web server go together
+        )
+        try:
+            wait_for(f"http://127.0.0.1:{port}/catalog.json", server, log_path)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(server)
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +198,44 @@ def test_asset_graph_and_an_asset_page_render(webserver, browser, screenshots):
     asset_page = screenshots / "asset-fct-orders.png"
     assert browser.save_screenshot(str(asset_page)) and asset_page.stat().st_size > 10_000
     print(f"screenshots: {graph} {asset_page}")
+
+
+def test_docs_lineage_graph_of_the_training_set_reaches_the_raw_sources(
+    docs_site, browser, screenshots
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    training_set = "model.ml_warehouse.ml_training_set"
+    open_page(browser, f"{docs_site}/#!/model/{training_set}", "ml_training_set", "Datasheet")
+    browser.find_element(By.CSS_SELECTOR, "[title='View Lineage Graph']").click()
+    # the sidebar graph shows the model's neighbours; full screen draws its whole
+    # selection, +ml_training_set+ (every ancestor and descendant)
+    WebDriverWait(browser, 30).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "[title='View Fullscreen']").is_displayed()
+    )
+    browser.find_element(By.CSS_SELECTOR, "[title='View Fullscreen']").click()
+    # dbt docs draws the graph with cytoscape.js on a canvas; its instance is window.graph
+    visible_nodes = """
+        return window.graph ? window.graph.nodes().filter(n => n.visible()).map(n => n.id()) : [];
+    """
+    raw_sources = {f"source.ml_warehouse.shop.{table}" for table in SOURCE_TABLES}
+    try:
+        WebDriverWait(browser, 60, poll_frequency=0.5).until(
+            lambda d: raw_sources <= set(d.execute_script(visible_nodes))
+        )
+    except Exception:
+        shown = sorted(browser.execute_script(visible_nodes))
+        pytest.fail(f"the lineage graph of {training_set} shows {shown}, not every raw source")
+    shown = set(browser.execute_script(visible_nodes))
+    assert {
+        training_set,
+        "snapshot.ml_warehouse.snap_customers",
+        "seed.ml_warehouse.currencies",
+    } <= shown
+    assert "exposure.ml_warehouse.churn_model_training" in shown  # its consumer
+    browser.execute_script("document.querySelectorAll('.tooltip').forEach(t => t.remove())")
+    time.sleep(1.5)  # the layout animates into place
+    lineage = screenshots / "docs-lineage-training-set.png"
+    assert browser.save_screenshot(str(lineage)) and lineage.stat().st_size > 10_000
+    print(f"screenshot: {lineage}")
