@@ -62,6 +62,9 @@ from orchestration.warehouse_lock import (
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # Saved parse states kept (one per distinct set of vars: a partition window is one).
 PARSE_CACHE_ENTRIES = 8
+# Each step's dbt artifacts (manifest, run results, compiled SQL: ~8 MB) stay under
+# target/steps/ for inspection; the newest are kept, six runs' worth, not a year's.
+STEP_TARGETS_KEPT = 30
 
 
 ELEMENTARY_PACKAGE = "elementary"
@@ -167,6 +170,15 @@ def _save_parse_state(cache: Path, target_path: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def _prune_step_targets() -> None:
+    steps = target_root() / "steps"
+    if not steps.is_dir():
+        return
+    entries = sorted(steps.iterdir(), key=lambda path: path.stat().st_mtime)
+    for stale in entries[:-STEP_TARGETS_KEPT]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def monitoring_clock(context: AssetExecutionContext | OpExecutionContext) -> str | None:
     """Elementary's "now" for this run: the morning after the last ingest date the run
     covers, so a backfill of past days is judged as those days' own runs would have been
@@ -241,8 +253,10 @@ def run_dbt(
     ensure_writable(database)
     ensure_elementary_tables(database)
     args = [*args, "--exclude-resource-type", "unit_test"]
+    _prune_step_targets()
     target_path = (
         target_root()
+        / "steps"
         / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
     extra: dict[str, Any] = {}

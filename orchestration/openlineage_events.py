@@ -43,7 +43,7 @@ def events_file() -> Path:
     return Path(os.environ.get("WAREHOUSE_LINEAGE_EVENTS", default)).resolve()
 
 
-def _configured_by_user() -> bool:
+def configured_by_user() -> bool:
     """True when any of OpenLineage's own settings is present (its client reads them)."""
     config_files = (Path("openlineage.yml"), Path.home() / ".openlineage" / "openlineage.yml")
     return any(
@@ -54,7 +54,7 @@ def _configured_by_user() -> bool:
 
 
 def lineage_client() -> OpenLineageClient:
-    if _configured_by_user():
+    if configured_by_user():
         return OpenLineageClient()
     events_file().parent.mkdir(parents=True, exist_ok=True)
     return OpenLineageClient(

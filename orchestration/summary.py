@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from monitoring import monitor
+from orchestration import openlineage_events
 from orchestration.project import MONITORING_OFF_REASON
 
 LAYERS = ("reference", "staging", "audit", "snapshots", "intermediate", "marts", "ml")
@@ -86,7 +87,19 @@ def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None
         f"limit 5'))\"\n"
         "  browse the asset graph and this run's checks: make ui  (http://127.0.0.1:3000)"
     )
+    print(lineage_status())
     print(monitoring_status())
+
+
+def lineage_status() -> str:
+    if openlineage_events.configured_by_user():
+        return "OpenLineage events: sent where the OPENLINEAGE_* settings say."
+    events = openlineage_events.events_file()
+    if not events.exists():
+        return f"OpenLineage events: none written to {events}."
+    with events.open() as lines:
+        count = sum(1 for _ in lines)
+    return f"OpenLineage events: {events} ({count:,} events, one JSON event a line)."
 
 
 def monitoring_status() -> str:
