@@ -49,8 +49,8 @@ def wait_for(url: str, server: subprocess.Popen, log: Path, timeout: float = 180
             time.sleep(0.5)
 
 
-def stop(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
+def stop(server: subprocess.Popen, how: signal.Signals = signal.SIGTERM) -> None:
+    os.killpg(server.pid, how)
     try:
         server.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -114,7 +114,7 @@ def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             wait_for(f"http://127.0.0.1:{port}/catalog.json", server, log_path)
             yield f"http://127.0.0.1:{port}"
         finally:
-            stop(server)
+            stop(server, signal.SIGINT)  # Ctrl+C, as dbt docs serve asks; it ignores SIGTERM
 
 
 @pytest.fixture(scope="module")
