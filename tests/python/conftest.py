@@ -109,7 +109,9 @@ def build_and_publish(warehouse: Warehouse) -> None:
         pytest.fail(f"publishing failed:\n{published.stdout}\n{published.stderr}")
 
 
-def build_sample_warehouse(root: Path, backfill_days: int, daily_runs: int) -> Warehouse:
+def build_sample_warehouse(
+    root: Path, backfill_days: int, daily_runs: int, customers: int = SAMPLE["customers"]
+) -> Warehouse:
     env = warehouse_env(root)
     (root / "exports").mkdir(parents=True, exist_ok=True)
     warehouse = Warehouse(
@@ -123,7 +125,7 @@ def build_sample_warehouse(root: Path, backfill_days: int, daily_runs: int) -> W
     run_generator(
         "generate",
         f"--seed={SAMPLE['seed']}",
-        f"--customers={SAMPLE['customers']}",
+        f"--customers={customers}",
         f"--start-date={SAMPLE['start_date']}",
         f"--days={backfill_days}",
         f"--plan-days={backfill_days + daily_runs}",
