@@ -3,11 +3,13 @@ outside dev, and the analysts' read-only profile cannot write."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Warehouse, run_dbt
+import yaml
+from conftest import REPO_ROOT, Warehouse, run_dbt
 
 from orchestration.governance.access import analyst_connection
 
@@ -88,3 +90,36 @@ def test_the_analyst_profile_reads_but_cannot_write(warehouse: Warehouse) -> Non
         with pytest.raises(duckdb.PermissionException):
             connection.execute("select email from staging.base_shop__customers limit 1")
     assert not (warehouse.root / "leak.parquet").exists()
+
+
+def test_the_uis_bind_to_localhost_and_credentials_come_from_the_environment() -> None:
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    servers = [
+        line.strip()
+        for line in makefile.splitlines()
+        if "dagster dev" in line or "http.server" in line or "docs serve" in line
+    ]
+    assert len(servers) == 2 and all(
+        "--bind 127.0.0.1" in line or "--host 127.0.0.1" in line for line in servers
+    ), servers
+    assert "docs serve" not in makefile, "target/ (compiled SQL with the salt) is never served"
+
+    profiles = yaml.safe_load((REPO_ROOT / "profiles" / "profiles.yml").read_text())
+    outputs = {
+        f"{profile}.{name}": output
+        for profile, body in profiles.items()
+        for name, output in body["outputs"].items()
+    }
+    assert outputs["ml_warehouse.analyst"]["config_options"] == {
+        "access_mode": "READ_ONLY",
+        "enable_external_access": False,
+    }
+    for where, output in outputs.items():
+        assert "env_var('WAREHOUSE_DUCKDB_PATH'" in output["path"], where
+        secrets = {k for k in output if re.search("password|token|secret|key|salt", k)}
+        assert not secrets, f"{where}: credentials belong in environment variables"
+    text = "\n".join(
+        path.read_text()
+        for path in (REPO_ROOT / "profiles" / "profiles.yml", REPO_ROOT / "dbt_project.yml")
+    )
+    assert "development-salt-not-secret" not in text
