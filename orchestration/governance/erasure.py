@@ -84,7 +84,8 @@ REBUILD_ARGS = [
     "fct_orders+ dim_customers+ dim_customers_history+",
 ]
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}")
-ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@:/-]{0,79}")
+# A role or staff id: no "@", so that nobody records the customer's email as the requester.
+ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,79}")
 
 ERASURE_LOG_DDL = f"""
 create table if not exists {ERASURE_LOG} (
@@ -151,8 +152,8 @@ class ErasureRequest:
         for name in ("requested_by", "executed_by"):
             if not ACTOR.fullmatch(getattr(self, name)):
                 raise SubjectError(
-                    f"{name} must name a role or staff id (letters, digits, space, ._@:/-, "
-                    "at most 80), e.g. privacy-office."
+                    f"{name} must name a role or staff id (letters, digits, space, ._:/-, "
+                    "at most 80; no email addresses), e.g. privacy-office."
                 )
 
     @property

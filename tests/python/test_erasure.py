@@ -277,6 +277,7 @@ def test_a_crafted_identifier_is_refused_before_anything_runs() -> None:
         ({"customer_id": "C0000001' or 1=1 --"}, "C followed by 7 digits"),
         ({"email": "x@example.com'; drop table audit.erasure_log; --"}, "one plain email"),
         ({"customer_id": "C0000001", "email": "a@example.com"}, "exactly one"),
+        ({"customer_id": "C0000001", "requested_by": "jane.doe@example.com"}, "no email"),
         (
             {"customer_id": "C0000001", "request_reference": "jane.doe@example.com, please"},
             "ticket id",

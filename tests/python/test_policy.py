@@ -103,14 +103,20 @@ def test_an_unclassified_or_new_source_column_fails(
     assert after == before, "the hook stops the run before any node"
 
 
-def test_a_quasi_identifier_leaving_in_an_export_must_be_generalised(manifest) -> None:
+def test_quasi_identifiers_must_be_classified_and_generalised_in_exports(manifest) -> None:
     broken = copy.deepcopy(manifest)
+    postal_code = node(broken, "dim_customers")["columns"]["postal_code"]
+    postal_code["meta"] = postal_code["config"]["meta"] = {}
     export = node(broken, "export_training_set")
     for test in broken["nodes"].values():
         if (test.get("test_metadata") or {}).get("name") == "k_anonymous" and test.get(
             "attached_node"
         ) == export["unique_id"]:
             test["test_metadata"]["kwargs"]["quasi_identifiers"].remove("postal_prefix")
-    assert rules(check(broken), "export-quasi-identifier-unprotected") == [
+    violations = check(broken)
+    assert rules(violations, "export-quasi-identifier-unprotected") == [
         "models/ml/exports/_exports__models.yml: export_training_set.postal_prefix"
+    ]
+    assert rules(violations, "personal-column-unclassified") == [
+        "models/marts/_marts__models.yml: dim_customers.postal_code"
     ]
