@@ -17,9 +17,12 @@ from orchestration.governance.policy import check, report
 
 
 @pytest.fixture(scope="module")
-def manifest(warehouse: Warehouse) -> dict[str, Any]:
-    """The manifest of the suite's last build: every model compiled."""
-    return json.loads((warehouse.root / "target" / "manifest.json").read_text())
+def manifest(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The whole project compiled against the session warehouse, in a target of its own
+    (other tests' dbt commands rewrite the shared one with fewer nodes compiled)."""
+    target = tmp_path_factory.mktemp("policy_target")
+    run_dbt({**warehouse.env, "DBT_TARGET_PATH": str(target)}, "compile", "--quiet")
+    return json.loads((target / "manifest.json").read_text())
 
 
 def node(manifest: dict[str, Any], name: str) -> dict[str, Any]:
