@@ -68,14 +68,22 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix
 
+# Bound to 127.0.0.1: the UI has no login of its own (README, "Governance": behind a proxy).
 ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
 
+# dbt docs as one static page, built from the parsed project: compiled SQL (which shows the
+# pseudonymisation salt) and the rest of target/ are never served. Bound to 127.0.0.1; to
+# share it, put it behind an authenticating proxy (README, "Governance").
 DOCS_PORT ?= 8080
+DOCS_DIR ?= target/docs
 docs: $(INSTALLED)
-	@mkdir -p data/exports
-	$(BIN)/dbt docs generate
-	$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+	@mkdir -p data/exports $(DOCS_DIR)/site
+	$(BIN)/dbt parse --quiet --target-path $(DOCS_DIR)
+	$(BIN)/dbt docs generate --no-compile --static --target-path $(DOCS_DIR)
+	cp $(DOCS_DIR)/static_index.html $(DOCS_DIR)/site/index.html
+	@echo "dbt docs on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C to stop)"
+	$(BIN)/python -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory $(DOCS_DIR)/site
 
 dataset: $(INSTALLED)
 	@test -n "$(AS_OF)" || { echo "usage: make dataset AS_OF=YYYY-MM-DD [DATASET=training_set|customer_features] (versions: .venv/bin/python -m orchestration.datasets list)"; exit 2; }

@@ -3,7 +3,7 @@
 
     The vars min_date and max_date bound the lake partitions a run reads (Dagster's daily
     partitions set them; the defaults mean "everything"). They come from the command line,
-    so they are checked to be plain ISO dates before they reach SQL.
+    so they are checked to be plain ISO dates before they reach SQL (macros/validated_vars.sql).
 
     Incremental models rewrite whole ingest dates: from `incremental_window_start()` to
     max_date. That start is lookback_days before min_date when min_date is given, else
@@ -11,23 +11,8 @@
     lands late in a recent partition is still picked up, and re-running a day replaces it
     instead of adding to it.
 #}
-{% macro validated_date_var(name) -%}
-    {%- set value = var(name) | string -%}
-    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
-        {{ exceptions.raise_compiler_error(
-            "var '" ~ name ~ "' must be a date written YYYY-MM-DD, got '" ~ value ~ "'"
-        ) }}
-    {%- endif -%}
-    {%- set parsed = modules.datetime.date.fromisoformat(value) -%}
-    {{ return(value) }}
-{%- endmacro %}
-
 {% macro lookback_days() -%}
-    {%- set value = var('lookback_days') | string -%}
-    {%- if not modules.re.fullmatch('[0-9]{1,3}', value) -%}
-        {{ exceptions.raise_compiler_error("var 'lookback_days' must be a whole number of days, got '" ~ value ~ "'") }}
-    {%- endif -%}
-    {{ return(value | int) }}
+    {{ return(validated_integer_var('lookback_days', 0, 365)) }}
 {%- endmacro %}
 
 {% macro days_before(iso_date, days) -%}
@@ -41,8 +26,9 @@
 
 {# Lower bound of the lake partitions read: min_date, widened by the lookback when set. #}
 {% macro lake_window_start() -%}
+    {%- set lookback = lookback_days() -%}  {#- checked on every run, used or not #}
     {%- if min_date_is_set() -%}
-        {{ return(days_before(validated_date_var('min_date'), lookback_days())) }}
+        {{ return(days_before(validated_date_var('min_date'), lookback)) }}
     {%- endif -%}
     {{ return(validated_date_var('min_date')) }}
 {%- endmacro %}

@@ -83,6 +83,26 @@ def registered_versions(database: Path | None = None) -> list[RegisteredVersion]
     return [RegisteredVersion(*row) for row in rows]
 
 
+def erased_versions(database: Path | None = None) -> dict[str, str]:
+    """version id → why it can no longer be rebuilt exactly (an erasure removed rows it
+    held: orchestration/governance/erasure.py records them in audit.erasure_affected_versions)."""
+    with duckdb.connect(str(database or duckdb_path()), read_only=True) as connection:
+        (exists,) = connection.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'audit' and table_name = 'erasure_affected_versions'"
+        ).fetchone()
+        if not exists:
+            return {}
+        rows = connection.execute(
+            "select version_id, erasure_id, marked_at from audit.erasure_affected_versions "
+            "order by marked_at"
+        ).fetchall()
+    return {
+        version_id: f"not exactly reproducible since erasure {erasure_id} ({marked_at:%Y-%m-%d})"
+        for version_id, erasure_id, marked_at in rows
+    }
+
+
 def dataset_model(dataset: str) -> str:
     """The dbt selector of the model that builds `dataset`."""
     if dataset not in DATASETS:
@@ -173,7 +193,9 @@ def publish_latest(database: Path | None = None) -> list[Publication]:
         of_dataset = [v for v in versions if v.dataset_name == dataset]
         if not of_dataset:
             raise LookupError(f"{REGISTRY_TABLE} has no version of {dataset}: run dbt build first")
-        newest[dataset] = max(of_dataset, key=lambda v: (v.as_of_date, v.version_id))
+        # the one built last: a rebuild of the same as-of date with other content (after a
+        # full refresh, or an erasure) registers a second version of that date
+        newest[dataset] = of_dataset[-1]
     done = [publication_of(database, v.version_id) for v in newest.values()]
     if all(done):
         return [publication for publication in done if publication is not None]
@@ -300,8 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "list":
+        erased = erased_versions()
         for v in registered_versions():
-            print(f"{v.version_id}  {v.dataset_name}  as of {v.as_of_date}  {v.row_count:>9,} rows")
+            note = f"  ({erased[v.version_id]})" if v.version_id in erased else ""
+            print(
+                f"{v.version_id}  {v.dataset_name}  as of {v.as_of_date}  "
+                f"{v.row_count:>9,} rows{note}"
+            )
         return 0
     if args.command == "publish":
         for publication in publish_latest():
@@ -316,9 +343,11 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     verdict = "identical" if report.matches else "DIFFERENT"
+    erased = erased_versions().get(report.version.version_id)
     print(
         f"{args.dataset} as of {args.as_of}: registered {report.version.fingerprint}, "
         f"rebuilt {report.rebuilt_fingerprint} ({report.rebuilt_rows:,} rows): {verdict}"
+        + (f"; version {report.version.version_id} is {erased}" if erased else "")
     )
     return 0 if report.matches else 1
 

@@ -8,8 +8,10 @@
   their history is kept.
 - `dataset_rebuild`: rebuild a registered dataset version as of a date from history and
   compare its fingerprint with the registry (orchestration.datasets.rebuild).
-
-Retention and erasure jobs belong to the issues that add those operations.
+- `erase_customer`: erasure on request, one customer out of every layer
+  (orchestration.governance.erasure), recorded in audit.erasure_log.
+- `apply_retention`: the retention policies (orchestration.governance.retention), with a
+  dry run that only lists what would go.
 """
 
 import re
@@ -28,15 +30,28 @@ from dagster import (
     op,
 )
 from dagster_dbt.utils import select_unique_ids
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from orchestration.assets import DBT_ASSETS, WarehouseTranslator, dataset_publication
 from orchestration.datasets import DATASETS, dataset_model, rebuild
 from orchestration.dbt_build import manifest, run_dbt
 from orchestration.freshness import raw_source_freshness
+from orchestration.governance.erasure import REBUILD_ARGS, Erasure, ErasureRequest
+from orchestration.governance.retention import (
+    RetentionPolicy,
+    apply_retention,
+    plan_retention,
+    pruned_raw_partitions,
+)
+from orchestration.governance.subject import SubjectError
 from orchestration.monitoring import MONITORING_ASSETS
 from orchestration.project import duckdb_path, warehouse_project
-from orchestration.warehouse_lock import WAREHOUSE_POOL, is_lock_error, locked_failure
+from orchestration.warehouse_lock import (
+    WAREHOUSE_POOL,
+    ensure_writable,
+    is_lock_error,
+    locked_failure,
+)
 
 daily_warehouse_job = define_asset_job(
     name="daily_warehouse_build",
@@ -94,6 +109,7 @@ def dbt_full_refresh(context: OpExecutionContext, config: FullRefreshConfig):
                 "e.g. select 'fct_orders+' or 'fqn:*'."
             )
         )
+    refuse_losing_pruned_days(buildable, config)
     context.log.info(f"full refresh of {len(buildable)} dbt nodes")
     args = ["build", "--full-refresh", "--select", config.select]
     if config.exclude:
@@ -101,6 +117,36 @@ def dbt_full_refresh(context: OpExecutionContext, config: FullRefreshConfig):
     yield from run_dbt(
         context, context.resources.dbt, args, translator=WarehouseTranslator(code_references=False)
     )
+
+
+# Incremental models rebuilt from the raw lake by a full refresh (the others rebuild from
+# staging, which keeps every day).
+LAKE_FOLDERS = ("staging", "audit")
+
+
+def refuse_losing_pruned_days(selected: set[str], config: FullRefreshConfig) -> None:
+    """Once retention has removed raw partitions, staging and the audit tables are the only
+    record of those days: a full refresh of them would rebuild them without those days."""
+    nodes = manifest()["nodes"]
+    from_lake = sorted(
+        nodes[uid]["name"]
+        for uid in selected
+        if uid in nodes
+        and nodes[uid]["config"].get("materialized") == "incremental"
+        and len(nodes[uid]["fqn"]) > 2
+        and nodes[uid]["fqn"][1] in LAKE_FOLDERS
+    )
+    pruned = pruned_raw_partitions(duckdb_path()) if from_lake else []
+    if pruned:
+        raise Failure(
+            description=(
+                f"Retention removed {len(pruned)} raw partitions (audit.retention_log, e.g. "
+                f"{pruned[0]}), so a full refresh of {', '.join(from_lake)} would rebuild them "
+                "from the lake without those days and lose them. Exclude them (exclude: "
+                "'path:models/staging path:models/audit') or restore the raw files first; "
+                f"select {config.select!r}, exclude {config.exclude!r}."
+            )
+        )
 
 
 @job(
@@ -188,4 +234,176 @@ def dataset_rebuild():
     rebuild_dataset_version()
 
 
-JOBS = [daily_warehouse_job, source_freshness_job, full_refresh, dataset_rebuild]
+class EraseCustomerConfig(Config):
+    """Who is to be erased and on whose request. The identifier is used, never recorded in
+    the warehouse; Dagster keeps a run's config in its run storage (README, Governance)."""
+
+    customer_id: str = Field(default="", description="the customer's id, C + 7 digits")
+    email: str = Field(default="", description="or an email address of the customer")
+    request_reference: str = Field(
+        description="ticket id of the request, e.g. DSR-2026-0042 (recorded; no personal data)"
+    )
+    requested_by: str = Field(description="who asked or approved, a role or staff id (recorded)")
+
+    @model_validator(mode="after")
+    def _a_valid_request(self) -> "EraseCustomerConfig":
+        try:
+            self.request("check")
+        except SubjectError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    def request(self, executed_by: str) -> ErasureRequest:
+        return ErasureRequest(
+            request_reference=self.request_reference,
+            requested_by=self.requested_by,
+            customer_id=self.customer_id or None,
+            email=self.email or None,
+            executed_by=executed_by,
+        )
+
+
+@op(pool=WAREHOUSE_POOL, required_resource_keys={"dbt"}, out={})
+def erase_customer_everywhere(context: OpExecutionContext, config: EraseCustomerConfig):
+    """Raw files, warehouse tables, snapshots, facts, features, exports and DuckLake
+    snapshots lose the customer; derived tables are rebuilt by dbt; the result is verified
+    and recorded in audit.erasure_log."""
+    database = duckdb_path()
+    request = config.request(executed_by=f"dagster run {context.run.run_id[:8]}")
+    try:
+        erasure = Erasure(request)
+    except SubjectError as error:
+        raise Failure(description=str(error)) from error
+    except Exception as error:
+        if is_lock_error(str(error)):
+            raise locked_failure(database, str(error)) from error
+        raise
+    try:
+        if erasure.subject.found:
+            erasure.remove_records()
+            erasure.step = "rebuild"
+            yield from run_dbt(
+                context,
+                context.resources.dbt,
+                REBUILD_ARGS,
+                translator=WarehouseTranslator(code_references=False),
+            )
+        report = erasure.finish()
+    except Exception as error:
+        erasure.fail(error)
+        if is_lock_error(str(error)):
+            raise locked_failure(database, str(error)) from error
+        raise Failure(
+            description=(
+                f"Erasure {erasure.report.erasure_id} failed at step '{erasure.step}' "
+                f"({type(error).__name__}: {error}). What was removed stays removed; re-run "
+                "the job with the same config to finish (audit.erasure_log has the record)."
+            )
+        ) from error
+    context.log.info(
+        f"erasure {report.erasure_id}: {report.status}; {report.customers_erased} customer(s), "
+        f"{sum(report.rows_removed.values())} rows removed ({len(report.rows_removed)} places), "
+        f"{report.files_rewritten} files rewritten, DuckLake snapshots expired "
+        f"{report.ducklake_snapshots_expired}, {len(report.versions_not_reproducible)} dataset "
+        f"versions no longer exactly reproducible; verified {report.places_verified} places"
+    )
+
+
+@job(
+    description=(
+        "Erasure on request: one customer (by id or email) out of the raw lake, staging, "
+        "snapshots, facts, features, exports and published DuckLake versions; recorded in "
+        "audit.erasure_log, with the dataset versions that can no longer be rebuilt exactly."
+    ),
+)
+def erase_customer():
+    erase_customer_everywhere()
+
+
+_RETENTION_DEFAULTS = RetentionPolicy()
+
+
+class RetentionConfig(Config):
+    dry_run: bool = Field(default=True, description="only list what would go (default)")
+    raw_days: int = Field(
+        default=_RETENTION_DEFAULTS.raw_days, ge=1, description="keep raw partitions this many days"
+    )
+    snapshot_days: int = Field(
+        default=_RETENTION_DEFAULTS.snapshot_days,
+        ge=1,
+        description="keep closed snapshot versions this many days after closing, unless pinned",
+    )
+    export_versions: int = Field(
+        default=_RETENTION_DEFAULTS.export_versions,
+        ge=1,
+        description="keep this many newest exported versions of each dataset",
+    )
+    as_of: str = Field(default="", description="reference date YYYY-MM-DD (default today, UTC)")
+
+    @field_validator("as_of")
+    @classmethod
+    def _iso_date_or_empty(cls, value: str) -> str:
+        if value == "":
+            return value
+        try:
+            if not ISO_DATE.fullmatch(value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"as_of must be a date written YYYY-MM-DD (or empty for today), got {value!r}"
+            ) from None
+        return value
+
+
+@op(pool=WAREHOUSE_POOL)
+def apply_retention_policies(context: OpExecutionContext, config: RetentionConfig) -> list[str]:
+    """List what the retention policies remove; unless dry_run, remove it and record it in
+    audit.retention_log."""
+    policy = RetentionPolicy(config.raw_days, config.snapshot_days, config.export_versions)
+    as_of = date.fromisoformat(config.as_of) if config.as_of else None
+    database = duckdb_path()
+    try:
+        plan = plan_retention(policy, as_of)
+        if not config.dry_run and plan.items():
+            ensure_writable(database)
+            apply_retention(plan)
+    except Exception as error:
+        if is_lock_error(str(error)):
+            raise locked_failure(database, str(error)) from error
+        raise
+    items = [str(item) for item in plan.items()]
+    verb = "would remove" if config.dry_run else "removed"
+    for item in items:
+        context.log.info(f"{verb} {item}")
+    summary = plan.summary() + (" (dry run: nothing removed)" if config.dry_run else "")
+    context.log.info(summary)
+    context.add_output_metadata(
+        {
+            "summary": summary,
+            "dry_run": MetadataValue.bool(config.dry_run),
+            "items": MetadataValue.md("\n".join(f"- {verb} {item}" for item in items) or "nothing"),
+        }
+    )
+    return items
+
+
+@job(
+    name="apply_retention",
+    description=(
+        "Retention: raw partitions, closed snapshot versions (except those registered dataset "
+        "versions read) and dataset exports past their policy; dry_run (default) only lists."
+    ),
+)
+def apply_retention_job():
+    apply_retention_policies()
+
+
+JOBS = [
+    daily_warehouse_job,
+    source_freshness_job,
+    full_refresh,
+    dataset_rebuild,
+    erase_customer,
+    apply_retention_job,
+]

@@ -88,7 +88,8 @@ select
     row_counts_by_split,
     label_balance,
     fingerprint,
-    '{{ var("git_commit", env_var("WAREHOUSE_GIT_COMMIT", "unknown")) }}' as git_commit,
+    '{{ validated_token(var("git_commit", env_var("WAREHOUSE_GIT_COMMIT", "unknown")), "var 'git_commit'") }}'
+        as git_commit,
     '{{ invocation_id }}' as dbt_invocation_id,
     {{ dbt.current_timestamp() }} as built_at
 from built

@@ -14,8 +14,8 @@
     Both are deterministic: the same data gives the same splits on every run. With var
     dataset_as_of, only labels known by then are used, to rebuild a registered version.
 -#}
-{%- set train_share = var('split_train_share') | float %}
-{%- set validation_share = var('split_validation_share') | float %}
+{%- set train_share = validated_share_var('split_train_share') %}
+{%- set validation_share = validated_share_var('split_validation_share') %}
 {%- if not (0 < train_share and 0 <= validation_share and train_share + validation_share < 1) %}
     {{ exceptions.raise_compiler_error(
         "vars split_train_share (" ~ train_share ~ ") and split_validation_share (" ~ validation_share

@@ -61,6 +61,8 @@ def test_definitions_load_and_name_the_automation():
         "source_freshness",
         "full_refresh",
         "dataset_rebuild",
+        "erase_customer",
+        "apply_retention",
     }
     assert {schedule.name for schedule in defs.schedules} == {
         "daily_warehouse_schedule",
@@ -187,6 +189,8 @@ def test_writers_share_one_pool_and_metadata_describes_the_assets():
     for job_name, op_name in (
         ("full_refresh", "dbt_full_refresh"),
         ("dataset_rebuild", "rebuild_dataset_version"),
+        ("erase_customer", "erase_customer_everywhere"),
+        ("apply_retention", "apply_retention_policies"),
     ):
         assert defs.resolve_job_def(job_name).graph.node_named(op_name).definition.pool == (
             WAREHOUSE_POOL

@@ -95,15 +95,15 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`make docs` itself (dbt docs generate, then serve on 127.0.0.1), on a fresh checkout's
-    footing: an empty warehouse and lake, so the catalog is empty but the manifest, whose
-    graph the lineage view draws, is whole."""
+    """`make docs` itself (dbt docs as one static page, served on 127.0.0.1), on a fresh
+    checkout's footing: an empty warehouse and lake, so the catalog is empty but the
+    manifest, whose graph the lineage view draws, is whole."""
     root = tmp_path_factory.mktemp("docs")
     port = free_port()
     log_path = root / "make-docs.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            ["make", "--no-print-directory", "docs", f"DOCS_PORT={port}"],
+            ["make", "--no-print-directory", "docs", f"DOCS_PORT={port}", f"DOCS_DIR={root}"],
             cwd=REPO_ROOT,
             env=warehouse_env(root),
             stdout=log,
@@ -111,10 +111,10 @@ def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             start_new_session=True,  # make, dbt and its web server go together
         )
         try:
-            wait_for(f"http://127.0.0.1:{port}/catalog.json", server, log_path)
+            wait_for(f"http://127.0.0.1:{port}/", server, log_path)
             yield f"http://127.0.0.1:{port}"
         finally:
-            stop(server, signal.SIGINT)  # Ctrl+C, as dbt docs serve asks; it ignores SIGTERM
+            stop(server, signal.SIGINT)  # Ctrl+C, as `make docs` says
 
 
 @pytest.fixture(scope="module")

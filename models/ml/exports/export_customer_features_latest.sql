@@ -2,6 +2,8 @@
     Today's serving features as Parquet under a folder named by their as-of date
     (as_of_date=YYYY-MM-DD), for batch scoring and the online store's nightly load; the
     folder is rewritten by every build. Datasheet: see ml_customer_features_latest.
+    Leaving the warehouse, the exact country is replaced by three quasi-identifiers
+    generalised to k-anonymity (age_band, country_area, postal_prefix; macros/k_anonymity.sql).
 -#}
 {{ config(
     materialized='external',
@@ -12,7 +14,30 @@
 ) }}
 
 {%- set columns = customer_feature_columns() + ['recency_score', 'frequency_score', 'monetary_score'] %}
+{%- set columns = columns | reject('equalto', 'country_code') | list %}
+
+with
+
+serving_rows as (
+    select
+        {{ columns | join(",\n        ") }}
+    from {{ ref('ml_customer_features_latest') }}
+),
+
+quasi_identifiers as (
+    {{ k_anonymous_quasi_identifiers('serving_rows') }}
+)
 
 select
-    {{ columns | join(",\n    ") }}
-from {{ ref('ml_customer_features_latest') }}
+    {%- for column in columns if column != 'as_of_date' %}
+        serving_rows.{{ column }},
+    {%- endfor %}
+    quasi_identifiers.age_band,
+    quasi_identifiers.country_area,
+    quasi_identifiers.postal_prefix,
+    serving_rows.as_of_date
+from serving_rows
+inner join quasi_identifiers
+    on
+        serving_rows.customer_id = quasi_identifiers.customer_id
+        and serving_rows.as_of_date = quasi_identifiers.as_of_date

@@ -5,6 +5,8 @@
     Dagster and the run scripts create it. Immutable copies of
     each registered version are written by the dataset_publication asset under
     exports/training_set/version=<id>/. Datasheet: see ml_training_set.
+    Leaving the warehouse, the exact country is replaced by three quasi-identifiers
+    generalised to k-anonymity (age_band, country_area, postal_prefix; macros/k_anonymity.sql).
 -#}
 {{ config(
     materialized='external',
@@ -17,7 +19,29 @@
 {%- set columns = customer_feature_columns()
     + ['recency_score', 'frequency_score', 'monetary_score', 'churned_30d', 'spend_next_30d_eur',
        'time_split', 'entity_split'] %}
+{%- set columns = columns | reject('equalto', 'country_code') | list %}
+
+with
+
+training_rows as (
+    select
+        {{ columns | join(",\n        ") }}
+    from {{ ref('ml_training_set') }}
+),
+
+quasi_identifiers as (
+    {{ k_anonymous_quasi_identifiers('training_rows') }}
+)
 
 select
-    {{ columns | join(",\n    ") }}
-from {{ ref('ml_training_set') }}
+    {%- for column in columns %}
+        training_rows.{{ column }},
+    {%- endfor %}
+    quasi_identifiers.age_band,
+    quasi_identifiers.country_area,
+    quasi_identifiers.postal_prefix
+from training_rows
+inner join quasi_identifiers
+    on
+        training_rows.customer_id = quasi_identifiers.customer_id
+        and training_rows.as_of_date = quasi_identifiers.as_of_date

@@ -1,0 +1,1 @@
+"""Governance: PII policy, erasure, retention and access boundaries (README, "Governance")."""

@@ -1,0 +1,635 @@
+"""Erasure on request (right to be forgotten): one customer out of every layer.
+
+    python -m orchestration.governance.erasure --customer-id C0000042 \\
+        --reference DSR-2026-0042 --requested-by privacy-office
+    (or --email name@example.com; in Dagster: the job `erase_customer`)
+
+Steps, in this order so that a run stopped half-way can simply be run again:
+
+1. Resolve the subject (orchestration.governance.subject): ids, emails, phones, pseudonyms,
+   orders, sessions, device ids, from the raw lake and the warehouse. Find the registered
+   dataset versions that held the subject's rows (their published Parquet, else the table).
+2. Warehouse, one transaction: delete the subject's rows from every table (staging, the
+   quarantine's raw records, every version of every snapshot, facts, features, labels,
+   training set, stored test failures...), matched by column (`sql_predicate`); adjust
+   `audit.row_count_reconciliation` by what left each source-day, so landed = kept +
+   duplicates + quarantined still holds.
+3. Raw lake: every landing file holding the subject is rewritten without those rows under
+   its own name (the old file is replaced, so staging's `_source_file` stays true).
+4. Rebuild what is derived from history (`dbt build --full-refresh` of facts, dims, ML
+   tables, exports; the registry appends the post-erasure versions), so the current tables
+   equal a rebuild from the cleaned history and later versions stay reproducible.
+5. Exports: every Parquet file under exports/ holding the subject is rewritten without
+   those rows; a version folder's datasheet says so.
+6. DuckLake: the post-erasure versions are published, then every earlier snapshot that
+   held the subject is expired and its files deleted. Time travel to those snapshots is
+   gone: that is the price of erasure, recorded below.
+7. Verify: no table, lake file, export or DuckLake file holds the subject's ids, emails,
+   phones or pseudonyms (orchestration.governance.residue); otherwise the erasure fails.
+8. Record: one row in the append-only `audit.erasure_log` (who asked, who ran it, when, what
+   was touched and how many rows; never the identifiers), and one row per dataset version
+   that can no longer be rebuilt exactly in `audit.erasure_affected_versions`.
+"""
+
+import argparse
+import getpass
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from orchestration.datasets import DATASETS, PUBLICATIONS_TABLE, lakehouse_dir, publish_latest
+from orchestration.fingerprint import quote_identifier
+from orchestration.governance.residue import Residue, parquet_files, scan_files, scan_warehouse
+from orchestration.governance.subject import (
+    Subject,
+    SubjectError,
+    arrow_mask,
+    check_customer_id,
+    check_email,
+    resolve_subject,
+    sql_predicate,
+    subject_rows,
+)
+from orchestration.lakehouse import LAKE, LakehouseError, open_lake
+from orchestration.project import DBT_EXECUTABLE, REPO_ROOT, duckdb_path, exports_dir, lake_dir
+
+ERASURE_LOG = "audit.erasure_log"
+AFFECTED_VERSIONS = "audit.erasure_affected_versions"
+RETENTION_LOG = "audit.retention_log"
+# Governance's own records: they hold no identifiers and are never erased from.
+GOVERNANCE_TABLES = (ERASURE_LOG, AFFECTED_VERSIONS, RETENTION_LOG)
+RECONCILIATION = "audit.row_count_reconciliation"
+QUARANTINE = "audit.quarantined_rows"
+REGISTRY = "ml.ml_dataset_versions"
+
+# What is recomputed from the cleaned history after the deletes (step 4).
+REBUILD_ARGS = [
+    "build",
+    "--full-refresh",
+    "--select",
+    "fct_orders+ dim_customers+ dim_customers_history+",
+]
+REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}")
+# A role or staff id: no "@", so that nobody records the customer's email as the requester.
+ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,79}")
+
+ERASURE_LOG_DDL = f"""
+create table if not exists {ERASURE_LOG} (
+    erasure_id varchar not null,
+    request_reference varchar not null,
+    requested_by varchar not null,
+    executed_by varchar not null,
+    identified_by varchar not null,
+    started_at timestamp not null,
+    finished_at timestamp not null,
+    status varchar not null,
+    customers_erased integer not null,
+    rows_removed json not null,
+    files_rewritten integer not null,
+    ducklake_snapshots_expired json not null,
+    versions_not_reproducible json not null,
+    places_verified integer not null,
+    detail varchar
+)
+"""
+AFFECTED_VERSIONS_DDL = f"""
+create table if not exists {AFFECTED_VERSIONS} (
+    erasure_id varchar not null,
+    version_id varchar not null,
+    dataset_name varchar not null,
+    as_of_date date not null,
+    registered_fingerprint varchar not null,
+    rows_held integer,
+    ducklake_snapshot_id bigint,
+    reason varchar not null,
+    marked_at timestamp not null
+)
+"""
+
+
+class ErasureError(RuntimeError):
+    """The erasure could not be completed; the message says where (never what value)."""
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    """Who is to be erased (one of customer_id, email), on whose request, run by whom.
+    The reference and the names are recorded; the identifier never is."""
+
+    request_reference: str
+    requested_by: str
+    customer_id: str | None = None
+    email: str | None = None
+    executed_by: str = field(default_factory=lambda: f"{getpass.getuser()} via cli")
+
+    def __post_init__(self) -> None:
+        if bool(self.customer_id) == bool(self.email):
+            raise SubjectError("Name the customer by exactly one of customer_id or email.")
+        if self.customer_id:
+            check_customer_id(self.customer_id)
+        else:
+            check_email(self.email or "")
+        if not REFERENCE.fullmatch(self.request_reference):
+            raise SubjectError(
+                "request_reference must be the request's ticket id (letters, digits, ._:/-, "
+                "at most 80), e.g. DSR-2026-0042; it is recorded, so it must hold no "
+                "personal data."
+            )
+        for name in ("requested_by", "executed_by"):
+            if not ACTOR.fullmatch(getattr(self, name)):
+                raise SubjectError(
+                    f"{name} must name a role or staff id (letters, digits, space, ._:/-, "
+                    "at most 80; no email addresses), e.g. privacy-office."
+                )
+
+    @property
+    def identified_by(self) -> str:
+        return "customer_id" if self.customer_id else "email"
+
+
+@dataclass(frozen=True)
+class AffectedVersion:
+    version_id: str
+    dataset_name: str
+    as_of_date: Any
+    fingerprint: str
+    rows_held: int | None
+    ducklake_snapshot_id: int | None
+
+
+@dataclass
+class ErasureReport:
+    """What an erasure did, in counts and names only: safe to log and to show."""
+
+    erasure_id: str
+    status: str = "started"
+    customers_erased: int = 0
+    rows_removed: dict[str, int] = field(default_factory=dict)
+    files_rewritten: int = 0
+    ducklake_snapshots_expired: list[int] = field(default_factory=list)
+    versions_not_reproducible: list[str] = field(default_factory=list)
+    places_verified: int = 0
+    residue: list[Residue] = field(default_factory=list)
+
+    def add(self, location: str, rows: int) -> None:
+        if rows:
+            self.rows_removed[location] = self.rows_removed.get(location, 0) + rows
+
+
+def _quoted(name: str) -> str:
+    schema, table = name.split(".")
+    return f"{quote_identifier(schema)}.{quote_identifier(table)}"
+
+
+def _sql_string(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class Erasure:
+    """One erasure, step by step (the module doc). `run(rebuild)` does them all; Dagster
+    runs the dbt rebuild itself between `remove_records` and `finish`."""
+
+    def __init__(
+        self,
+        request: ErasureRequest,
+        *,
+        database: Path | None = None,
+        lake: Path | None = None,
+        exports: Path | None = None,
+        lakehouse: Path | None = None,
+    ) -> None:
+        self.request = request
+        self.database = database or duckdb_path()
+        self.lake = lake or lake_dir()
+        self.exports = exports or exports_dir()
+        self.lakehouse = lakehouse or lakehouse_dir()
+        self.started_at = datetime.now(UTC).replace(tzinfo=None)
+        self.report = ErasureReport(erasure_id=uuid.uuid4().hex)
+        self.step = "resolve"
+        self.marked = False  # the affected versions are marked (with the deletes)
+        self.subject: Subject = resolve_subject(
+            self.lake,
+            self.database,
+            customer_id=request.customer_id,
+            email=request.email,
+        )
+        self.report.customers_erased = len(self.subject.customer_ids)
+        self.affected: list[AffectedVersion] = (
+            self._affected_versions() if self.subject.found else []
+        )
+
+    # -- step 1: dataset versions that held the subject --------------------------------
+    def _affected_versions(self) -> list[AffectedVersion]:
+        ids = sorted(self.subject.customer_ids)
+        affected = []
+        with duckdb.connect(str(self.database), read_only=True) as connection:
+            if not _exists(connection, REGISTRY):
+                return []
+            versions = connection.execute(
+                f"select version_id, dataset_name, as_of_date, fingerprint from {REGISTRY} "
+                "order by built_at"
+            ).fetchall()
+            published = {}
+            if _exists(connection, PUBLICATIONS_TABLE):
+                published = dict(
+                    connection.execute(
+                        f"select version_id, min(ducklake_snapshot_id) from {PUBLICATIONS_TABLE} "
+                        "group by version_id"
+                    ).fetchall()
+                )
+            for version_id, dataset, as_of, fingerprint in versions:
+                export = self.exports / dataset / f"version={version_id}" / f"{dataset}.parquet"
+                if export.exists():
+                    column = pq.ParquetFile(export).read(columns=["customer_id"])["customer_id"]
+                    found = pc.is_in(column, value_set=pa.array(ids, type=pa.string()))
+                    held = int(pc.sum(found).as_py() or 0)
+                else:  # not exported: judged from the table, as of the version's date
+                    _, table_name = DATASETS.get(dataset, (None, None))
+                    if table_name is None:
+                        continue
+                    (held,) = connection.execute(
+                        f"select count(*) from ml.{quote_identifier(table_name)} "
+                        "where list_contains(?, customer_id) and as_of_date <= ?",
+                        [ids, as_of],
+                    ).fetchone()
+                if held:
+                    affected.append(
+                        AffectedVersion(
+                            version_id, dataset, as_of, fingerprint, held, published.get(version_id)
+                        )
+                    )
+        return affected
+
+    # -- steps 2 and 3: warehouse tables and raw files --------------------------------
+    def remove_records(self) -> None:
+        self.step = "warehouse"
+        raw_plan = self._raw_files_to_rewrite()
+        with duckdb.connect(str(self.database)) as connection:
+            connection.execute("begin transaction")
+            try:
+                kept, quarantined = self._delete_from_tables(connection)
+                self._adjust_reconciliation(connection, raw_plan, kept, quarantined)
+                self._mark_affected_versions(connection)
+                connection.execute("commit")
+                self.marked = True
+            except BaseException:
+                with suppress(duckdb.Error):
+                    connection.execute("rollback")
+                raise
+            connection.execute("checkpoint")
+        self.step = "raw lake"
+        for path, rows in raw_plan.items():
+            self._rewrite_without_subject(path)
+            source = path.relative_to(self.lake).parts[0]
+            self.report.add(f"lake/{source}", rows)
+
+    def _tables(self, connection: duckdb.DuckDBPyConnection) -> list[str]:
+        rows = connection.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' order by 1"
+        ).fetchall()
+        return [row[0] for row in rows if row[0] not in GOVERNANCE_TABLES]
+
+    def _delete_from_tables(
+        self, connection: duckdb.DuckDBPyConnection
+    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+        """Delete the subject's rows everywhere; return the staging and quarantine rows
+        removed per (source, ingest date), for the reconciliation."""
+        kept: dict[tuple[str, str], int] = {}
+        quarantined: dict[tuple[str, str], int] = {}
+        for table in self._tables(connection):
+            schema, name = table.split(".")
+            columns = dict(
+                connection.execute(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, name],
+                ).fetchall()
+            )
+            predicate = sql_predicate(columns, self.subject)
+            if predicate is None:
+                continue
+            condition, params = predicate
+            relation = _quoted(table)
+            if schema == "staging" and name.startswith("stg_shop__") and "_ingest_date" in columns:
+                source = name.removeprefix("stg_shop__")
+                for day, rows in connection.execute(
+                    f"select cast(_ingest_date as varchar), count(*) from {relation} "
+                    f"where {condition} group by 1",
+                    params,
+                ).fetchall():
+                    kept[(source, day)] = rows
+            if table == QUARANTINE:
+                for source, day, rows in connection.execute(
+                    f"select source_name, cast(ingest_date as varchar), count(*) from {relation} "
+                    f"where {condition} group by 1, 2",
+                    params,
+                ).fetchall():
+                    quarantined[(source, day)] = rows
+            (rows,) = connection.execute(
+                f"select count(*) from {relation} where {condition}", params
+            ).fetchone()
+            if rows:
+                connection.execute(f"delete from {relation} where {condition}", params)
+                self.report.add(table, rows)
+        return kept, quarantined
+
+    def _adjust_reconciliation(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        raw_plan: dict[Path, int],
+        kept: dict[tuple[str, str], int],
+        quarantined: dict[tuple[str, str], int],
+    ) -> None:
+        """Rows that left a source-day leave its reconciliation too: landed by the rows
+        removed from its files (at least what staging and the quarantine held, should its
+        files be gone already), duplicates by the rest."""
+        if not _exists(connection, RECONCILIATION):
+            return
+        landed: dict[tuple[str, str], int] = {}
+        for path, rows in raw_plan.items():
+            source = path.relative_to(self.lake).parts[0]
+            day = path.parent.name.removeprefix("ingest_date=")
+            landed[(source, day)] = landed.get((source, day), 0) + rows
+        for key in sorted(set(landed) | set(kept) | set(quarantined)):
+            k, q = kept.get(key, 0), quarantined.get(key, 0)
+            gone = max(landed.get(key, 0), k + q)
+            connection.execute(
+                f"""
+                update {RECONCILIATION} set
+                    rows_landed = rows_landed - ?,
+                    rows_kept = rows_kept - ?,
+                    rows_duplicate = rows_duplicate - ?,
+                    rows_quarantined = rows_quarantined - ?
+                where source_name = ? and ingest_date = cast(? as date)
+                """,
+                [gone, k, gone - k - q, q, *key],
+            )
+
+    def _mark_affected_versions(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """With the deletes, in the same transaction: the versions that held the subject
+        can no longer be rebuilt exactly, whatever happens to the later steps."""
+        connection.execute("create schema if not exists audit")
+        connection.execute(AFFECTED_VERSIONS_DDL)
+        for version in self.affected:
+            connection.execute(
+                f"insert into {AFFECTED_VERSIONS} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.report.erasure_id,
+                    version.version_id,
+                    version.dataset_name,
+                    version.as_of_date,
+                    version.fingerprint,
+                    version.rows_held,
+                    version.ducklake_snapshot_id,
+                    "held rows of an erased customer: a rebuild from history no longer gives "
+                    "its fingerprint; its Parquet export is rewritten without them and the "
+                    "DuckLake snapshots that held them are expired",
+                    datetime.now(UTC).replace(tzinfo=None),
+                ],
+            )
+
+    def _raw_files_to_rewrite(self) -> dict[Path, int]:
+        plan = {}
+        for path in parquet_files([self.lake]):
+            if path.relative_to(self.lake).parts[0].startswith("_"):
+                continue
+            rows = subject_rows(pq.ParquetFile(path).read(), self.subject)
+            if rows:
+                plan[path] = rows
+        return plan
+
+    def _rewrite_without_subject(self, path: Path) -> int:
+        """Rewrite one Parquet file without the subject's rows, under its own name (the old
+        file is replaced in one step); returns the rows removed."""
+        table = pq.ParquetFile(path).read()
+        mask = arrow_mask(table, self.subject)
+        if mask is None:
+            return 0
+        removed = int(pc.sum(mask).as_py() or 0)
+        if not removed:
+            return 0
+        partial = path.with_name(f".{path.name}.erasure-{self.report.erasure_id[:8]}")
+        pq.write_table(table.filter(pc.invert(mask)), partial)
+        os.replace(partial, path)
+        self.report.files_rewritten += 1
+        return removed
+
+    # -- steps 5 to 7 ------------------------------------------------------------------
+    def finish(self) -> ErasureReport:
+        """After the rebuild: exports, DuckLake, verification and the record."""
+        self.step = "exports"
+        self._sweep_exports()
+        self.step = "ducklake"
+        self._expire_published_snapshots()
+        self.step = "verify"
+        self._verify()
+        self.report.status = "completed" if self.subject.found else "nothing found"
+        self.record()
+        return self.report
+
+    def _sweep_exports(self) -> None:
+        for path in parquet_files([self.exports]):
+            rows = self._rewrite_without_subject(path)
+            if not rows:
+                continue
+            relative = path.relative_to(self.exports)
+            self.report.add(f"exports/{relative.parts[0]}", rows)
+            datasheet = path.parent / "datasheet.md"
+            if path.parent.name.startswith("version=") and datasheet.exists():
+                with datasheet.open("a") as sheet:
+                    sheet.write(
+                        f"\n<!-- erasure {self.report.erasure_id} on {self.started_at:%Y-%m-%d}: "
+                        f"{rows} rows of an erased customer removed from this file; it no longer "
+                        "matches the registered fingerprint (audit.erasure_affected_versions) -->\n"
+                    )
+
+    def _expire_published_snapshots(self) -> None:
+        catalog = self.lakehouse / "catalog.ducklake"
+        if not catalog.exists():
+            return
+        publish_latest(self.database)  # the post-erasure versions, before the old go
+        ids = sorted(self.subject.customer_ids)
+        with open_lake(catalog, self.lakehouse / "data", read_only=False) as connection:
+            (current,) = connection.execute(f"select id from {LAKE}.current_snapshot()").fetchone()
+            tables = connection.execute(
+                "select table_schema || '.' || table_name from information_schema.tables "
+                "where table_catalog = ?",
+                [LAKE],
+            ).fetchall()
+            holding = set()
+            for (snapshot,) in connection.execute(
+                f"select snapshot_id from {LAKE}.snapshots() where snapshot_id < ?", [current]
+            ).fetchall():
+                for (table,) in tables:
+                    with suppress(duckdb.Error):  # the table did not exist at that snapshot
+                        (rows,) = connection.execute(
+                            f"select count(*) from {LAKE}.{_quoted(table)} "
+                            f"at (version => {int(snapshot)}) where list_contains(?, customer_id)",
+                            [ids],
+                        ).fetchone()
+                        if rows:
+                            holding.add(int(snapshot))
+            if holding:
+                connection.execute(
+                    f"call ducklake_expire_snapshots({_sql_string(LAKE)}, versions => "
+                    f"[{', '.join(str(s) for s in sorted(holding))}])"
+                )
+                connection.execute(
+                    f"call ducklake_cleanup_old_files({_sql_string(LAKE)}, cleanup_all => true)"
+                )
+        self.report.ducklake_snapshots_expired = sorted(holding)
+
+    def _verify(self) -> None:
+        needles = self.subject.needles()
+        if not needles:
+            return
+        roots = [self.lake, self.exports, self.lakehouse]
+        residue = scan_warehouse(self.database, needles, skip=GOVERNANCE_TABLES)
+        residue += scan_files(roots, needles)
+        with duckdb.connect(str(self.database), read_only=True) as connection:
+            (tables,) = connection.execute(
+                "select count(*) from information_schema.tables where table_type = 'BASE TABLE'"
+            ).fetchone()
+        self.report.places_verified = int(tables) + len(parquet_files(roots))
+        self.report.residue = residue
+        if residue:
+            places = ", ".join(f"{r.location} ({r.column})" for r in residue[:20])
+            raise ErasureError(
+                f"Erasure {self.report.erasure_id} is incomplete: the customer's identifiers "
+                f"are still in {len(residue)} places: {places}. Nothing else was left; find "
+                "what wrote them, remove it and run the erasure again."
+            )
+
+    # -- step 8 -------------------------------------------------------------------------
+    def record(self, detail: str | None = None) -> None:
+        """Append the erasure's record (the versions it made irreproducible were marked with
+        the deletes)."""
+        report = self.report
+        report.versions_not_reproducible = [v.version_id for v in self.affected if self.marked]
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with duckdb.connect(str(self.database)) as connection:
+            connection.execute("create schema if not exists audit")
+            connection.execute(ERASURE_LOG_DDL)
+            connection.execute(AFFECTED_VERSIONS_DDL)
+            connection.execute(
+                f"insert into {ERASURE_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    report.erasure_id,
+                    self.request.request_reference,
+                    self.request.requested_by,
+                    self.request.executed_by,
+                    self.request.identified_by,
+                    self.started_at,
+                    now,
+                    report.status,
+                    report.customers_erased,
+                    json.dumps(report.rows_removed, sort_keys=True),
+                    report.files_rewritten,
+                    json.dumps(report.ducklake_snapshots_expired),
+                    json.dumps(report.versions_not_reproducible),
+                    report.places_verified,
+                    detail,
+                ],
+            )
+
+    def fail(self, error: BaseException) -> None:
+        """Record a failed erasure (the step and the kind of error, no values); re-running
+        the same request picks up what is left."""
+        self.report.status = "failed"
+        with suppress(Exception):
+            self.record(detail=f"failed at step '{self.step}': {type(error).__name__}")
+
+    def run(self, rebuild: Callable[[list[str]], None]) -> ErasureReport:
+        """All steps; `rebuild` runs dbt with the given arguments."""
+        try:
+            if self.subject.found:
+                self.remove_records()
+                self.step = "rebuild"
+                rebuild(REBUILD_ARGS)
+            return self.finish()
+        except BaseException as error:
+            self.fail(error)
+            raise
+
+
+def _exists(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    (count,) = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(count)
+
+
+def dbt_rebuild(args: list[str]) -> None:
+    """The rebuild step from the command line: dbt in a subprocess."""
+    result = subprocess.run(
+        [str(DBT_EXECUTABLE), *args, "--exclude-resource-type", "unit_test"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise ErasureError(
+            f"`dbt {' '.join(args)}` failed after the records were removed; fix the cause and "
+            f"run the same erasure again (it continues from what is left):\n{result.stdout[-4000:]}"
+        )
+
+
+def erasure_log(database: Path | None = None) -> Iterator[dict[str, Any]]:
+    """The erasure records, oldest first."""
+    with duckdb.connect(str(database or duckdb_path()), read_only=True) as connection:
+        if not _exists(connection, ERASURE_LOG):
+            return
+        cursor = connection.execute(f"select * from {ERASURE_LOG} order by started_at")
+        names = [d[0] for d in cursor.description]
+        for row in cursor.fetchall():
+            yield dict(zip(names, row, strict=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer-id", help="the customer's id, C + 7 digits")
+    who.add_argument("--email", help="an email address of the customer")
+    parser.add_argument("--reference", required=True, help="ticket id of the request")
+    parser.add_argument("--requested-by", required=True, help="who asked (role or staff id)")
+    args = parser.parse_args(argv)
+    try:
+        request = ErasureRequest(
+            request_reference=args.reference,
+            requested_by=args.requested_by,
+            customer_id=args.customer_id,
+            email=args.email,
+        )
+        report = Erasure(request).run(dbt_rebuild)
+    except (SubjectError, ErasureError, LakehouseError) as error:
+        print(f"erasure: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"erasure {report.erasure_id}: {report.status}; {report.customers_erased} customer(s), "
+        f"{sum(report.rows_removed.values())} rows removed from {len(report.rows_removed)} "
+        f"places, {report.files_rewritten} files rewritten, DuckLake snapshots expired: "
+        f"{report.ducklake_snapshots_expired or 'none'}, versions no longer reproducible: "
+        f"{len(report.versions_not_reproducible)}; verified {report.places_verified} places"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
