@@ -75,6 +75,18 @@ source_freshness_job = define_asset_job(
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+def iso_date(value: str, message: str) -> str:
+    """`value` when it is a real calendar date written YYYY-MM-DD; else ValueError(message),
+    which may name the value as {value!r}."""
+    try:
+        if not ISO_DATE.fullmatch(value):
+            raise ValueError
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(message.format(value=value)) from None
+    return value
+
+
 class FullRefreshConfig(Config):
     select: str = Field(
         default="fqn:*",
@@ -171,16 +183,11 @@ class DatasetRebuildConfig(Config):
     @field_validator("as_of")
     @classmethod
     def _iso_date(cls, value: str) -> str:
-        try:
-            if not ISO_DATE.fullmatch(value):
-                raise ValueError
-            date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                f"as_of must be a date written YYYY-MM-DD, got {value!r} "
-                "(registered dates: python -m orchestration.datasets list)"
-            ) from None
-        return value
+        return iso_date(
+            value,
+            "as_of must be a date written YYYY-MM-DD, got {value!r} "
+            "(registered dates: python -m orchestration.datasets list)",
+        )
 
 
 @op(pool=WAREHOUSE_POOL)
@@ -345,15 +352,9 @@ class RetentionConfig(Config):
     def _iso_date_or_empty(cls, value: str) -> str:
         if value == "":
             return value
-        try:
-            if not ISO_DATE.fullmatch(value):
-                raise ValueError
-            date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                f"as_of must be a date written YYYY-MM-DD (or empty for today), got {value!r}"
-            ) from None
-        return value
+        return iso_date(
+            value, "as_of must be a date written YYYY-MM-DD (or empty for today), got {value!r}"
+        )
 
 
 @op(pool=WAREHOUSE_POOL)
