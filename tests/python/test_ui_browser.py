@@ -109,6 +109,9 @@ def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # make, dbt and its web server go together
+            # pytest-xdist's workers ignore SIGINT, and children inherit that: give the
+            # server back its Ctrl+C
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             wait_for(f"http://127.0.0.1:{port}/", server, log_path)
