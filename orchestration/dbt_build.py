@@ -165,17 +165,15 @@ def _save_parse_state(cache: Path, target_path: Path) -> None:
     partial = cache / f".{PARTIAL_PARSE_FILE}.{uuid.uuid4().hex}"
     shutil.copy2(produced, partial)
     os.replace(partial, cache / PARTIAL_PARSE_FILE)
-    entries = sorted(cache.parent.iterdir(), key=lambda path: path.stat().st_mtime)
-    for stale in entries[:-PARSE_CACHE_ENTRIES]:
-        shutil.rmtree(stale, ignore_errors=True)
+    _keep_newest(cache.parent, PARSE_CACHE_ENTRIES)
 
 
-def _prune_step_targets() -> None:
-    steps = target_root() / "steps"
-    if not steps.is_dir():
+def _keep_newest(folder: Path, count: int) -> None:
+    """Remove all but the `count` most recently modified entries of `folder`."""
+    if not folder.is_dir():
         return
-    entries = sorted(steps.iterdir(), key=lambda path: path.stat().st_mtime)
-    for stale in entries[:-STEP_TARGETS_KEPT]:
+    entries = sorted(folder.iterdir(), key=lambda path: path.stat().st_mtime)
+    for stale in entries[:-count]:
         shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -253,7 +251,7 @@ def run_dbt(
     ensure_writable(database)
     ensure_elementary_tables(database)
     args = [*args, "--exclude-resource-type", "unit_test"]
-    _prune_step_targets()
+    _keep_newest(target_root() / "steps", STEP_TARGETS_KEPT)
     target_path = (
         target_root()
         / "steps"

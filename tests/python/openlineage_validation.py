@@ -15,6 +15,7 @@ from typing import Any
 import attr
 from openlineage.client.event_v2 import RunEvent
 from openlineage.client.facet_v2 import (
+    BaseFacet,
     column_lineage_dataset,
     data_quality_assertions_dataset,
     datasource_dataset,
@@ -78,7 +79,7 @@ def _value(kind: Any, value: Any, where: str) -> Any:
             raise InvalidEvent(f"{where}: expected a list")
         return [_value(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
-        if "facets" in where.rsplit(".", 1)[-1].lower():
+        if isinstance(args[1], type) and issubclass(args[1], BaseFacet):
             return _facets(value, where)
         if not isinstance(value, dict):
             raise InvalidEvent(f"{where}: expected an object")
@@ -87,7 +88,7 @@ def _value(kind: Any, value: Any, where: str) -> Any:
         return kind(value)
     if attr.has(kind):
         return _build(kind, value, where)
-    if kind is Any or kind is typing.Any:
+    if kind is Any:
         return value
     if kind is float and isinstance(value, int):
         return value
