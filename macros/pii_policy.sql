@@ -80,18 +80,16 @@
 {%- endmacro %}
 
 {% macro duckdb__pii_policy_landed_columns(source) -%}
+    {#- Readable files only (macros/lake_files.sql): an unreadable file, or one of another
+        feed dropped in the wrong folder, is quarantined by the run, not a new column. -#}
     {%- set lake_dir = source.meta.get('lake_dir') -%}
-    {%- if not lake_dir -%}
-        {{ return([]) }}
-    {%- endif -%}
-    {%- set files = lake_dir ~ '/' ~ source.name ~ '/*/*.parquet' -%}
-    {%- set landed = run_query("select count(*) from glob(" ~ dbt.string_literal(files | replace("'", "''")) ~ ")") -%}
-    {%- if landed.columns[0].values()[0] == 0 -%}
+    {%- if not lake_dir or source.source_name != 'shop' -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set described = run_query(
-        "describe select * from read_parquet(" ~ dbt.string_literal(files | replace("'", "''"))
-        ~ ", union_by_name = true)"
+        "select distinct unnest(cast(json_extract(inspection, '$.columns') as varchar[])) as name"
+        ~ " from (" ~ lake_file_inspections(source.name, lake_dir ~ '/' ~ source.name, decode=false) ~ ")"
+        ~ " where json_extract_string(inspection, '$.status') = 'readable' order by name"
     ) -%}
     {{ return(described.columns[0].values() | list) }}
 {%- endmacro %}

@@ -12,6 +12,15 @@
 {%- endmacro %}
 
 {#
+    Rule oversized_record: the row's raw values, as JSON text, are longer than var
+    max_record_chars (an enormous string value). DuckDB reads such a value, so the file is
+    readable; the row is quarantined rather than carried into features and exports.
+#}
+{% macro oversized_record(raw_record_column) -%}
+    length({{ raw_record_column }}) > {{ validated_integer_var('max_record_chars', 1000, 100000000) }}
+{%- endmacro %}
+
+{#
     The raw row as JSON text, so the quarantine keeps every landed value, whatever the
     source's columns, in one column.
 #}

@@ -1,6 +1,7 @@
 {#-
     For every source and ingest date: rows landed = rows kept + duplicates removed + rows
-    quarantined. Each term is counted on its own evidence: landed from the raw files, kept
+    quarantined. Each term is counted on its own evidence: landed from the raw files
+    (the readable ones: unreadable files are counted by file_reconciliation), kept
     from staging, quarantined from quarantined_rows, and a duplicate is a clean row whose
     natural key staging holds from another delivery. A clean row that reached neither
     staging nor the quarantine therefore shows up as unaccounted_rows, which a test keeps
@@ -22,7 +23,7 @@ with
             '{{ source_name }}' as source_name,
             ingest_date,
             count(*) as rows_landed
-        from {{ source('shop', source_name) }}
+        from {{ readable_lake_files(source('shop', source_name)) }} as landed_files
         where {{ incremental_window('ingest_date', date_column='ingest_date') }}
         group by ingest_date
     ),

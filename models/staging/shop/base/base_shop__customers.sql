@@ -5,7 +5,7 @@
 with
 
 landed as (
-    select * from {{ source('shop', 'customers') }}
+    select * from {{ readable_lake_files(source('shop', 'customers')) }} as landed_files
     where {{ ingest_window('ingest_date') }}
 ),
 
@@ -35,6 +35,7 @@ checked as (
         *,
         {{ first_failed_rule([
             ('null_key', 'customer_id is null or updated_at is null'),
+            ('oversized_record', oversized_record('_raw_record')),
             ('future_timestamp',
                 'updated_at > ' ~ dbt.dateadd('day', 1, 'cast(_ingest_date as ' ~ dbt.type_timestamp() ~ ')')),
         ]) }} as _rejection_reason

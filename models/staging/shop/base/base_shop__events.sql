@@ -6,7 +6,7 @@
 with
 
 landed as (
-    select * from {{ source('shop', 'events') }}
+    select * from {{ readable_lake_files(source('shop', 'events')) }} as landed_files
     where {{ ingest_window('ingest_date') }}
 ),
 
@@ -34,6 +34,7 @@ checked as (
         *,
         {{ first_failed_rule([
             ('null_key', 'event_id is null or session_id is null or event_at is null'),
+            ('oversized_record', oversized_record('_raw_record')),
             ('future_timestamp',
                 'event_at > ' ~ dbt.dateadd('day', 1, 'cast(_ingest_date as ' ~ dbt.type_timestamp() ~ ')')),
             ('timestamp_before_business_start',

@@ -6,7 +6,7 @@
 with
 
 landed as (
-    select * from {{ source('shop', 'order_items') }}
+    select * from {{ readable_lake_files(source('shop', 'order_items')) }} as landed_files
     where {{ ingest_window('ingest_date') }}
 ),
 
@@ -28,6 +28,7 @@ checked as (
         *,
         {{ first_failed_rule([
             ('null_key', 'order_id is null or line_number is null or product_id is null'),
+            ('oversized_record', oversized_record('_raw_record')),
             ('unparseable_value', 'quantity is null or unit_price is null'),
             ('negative_quantity', 'quantity < 0'),
         ]) }} as _rejection_reason

@@ -6,7 +6,7 @@
 with
 
 landed as (
-    select * from {{ source('shop', 'orders') }}
+    select * from {{ readable_lake_files(source('shop', 'orders')) }} as landed_files
     where {{ ingest_window('ingest_date') }}
 ),
 
@@ -35,6 +35,7 @@ checked as (
         typed.*,
         {{ first_failed_rule([
             ('null_key', 'typed.order_id is null or typed.customer_id is null or typed.status is null'),
+            ('oversized_record', oversized_record('typed._raw_record')),
             ('unknown_currency', 'known_currencies.currency_code is null'),
             ('future_timestamp',
                 'typed.status_at > ' ~ dbt.dateadd('day', 1, 'cast(typed._ingest_date as ' ~ dbt.type_timestamp() ~ ')')),

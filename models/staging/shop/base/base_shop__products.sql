@@ -6,7 +6,7 @@
 with
 
 landed as (
-    select * from {{ source('shop', 'products') }}
+    select * from {{ readable_lake_files(source('shop', 'products')) }} as landed_files
     where {{ ingest_window('ingest_date') }}
 ),
 
@@ -29,6 +29,7 @@ checked as (
         *,
         {{ first_failed_rule([
             ('null_key', 'product_id is null'),
+            ('oversized_record', oversized_record('_raw_record')),
             ('negative_price', 'list_price_eur < 0'),
         ]) }} as _rejection_reason
     from typed

@@ -1,0 +1,140 @@
+{#
+    Reading the lake file by file (README, "Reliability").
+
+    Every file under a source's folder is inspected by audit.lake_file_inventory
+    (orchestration/lake_inventory.py, through the DuckDB function lake_file_inspection that
+    orchestration/duckdb_plugin.py registers). The base_ models and the reconciliation read
+    only the files found readable, listed at execute time; the others are in
+    audit.quarantined_files with their error. A declared source column that no readable
+    file has (e.g. preferred_language before the feed sent it) reads as null.
+#}
+
+{# The lake folder of each shop source, from the sources YAML: {name: folder}. #}
+{% macro lake_source_folders() -%}
+    {%- set folders = {} -%}
+    {%- if execute -%}
+        {%- for source in graph.sources.values()
+            if source.package_name == 'ml_warehouse' and source.source_name == 'shop' -%}
+            {%- do folders.update({source.name: source.meta.get('lake_dir', 'data/lake') ~ '/' ~ source.name}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(folders) }}
+{%- endmacro %}
+
+{# The columns a file of the source must have: its natural key, without bookkeeping columns. #}
+{% macro lake_required_columns(source_name) -%}
+    {%- set required = [] -%}
+    {%- for column in shop_natural_keys()[source_name] if not column.startswith('_') -%}
+        {%- do required.append(column) -%}
+    {%- endfor -%}
+    {{ return(required) }}
+{%- endmacro %}
+
+{# One row per landed file of the source: its inspection as JSON text in column `inspection`. #}
+{% macro lake_file_inspections(source_name, folder, decode=true) -%}
+    {{ return(adapter.dispatch('lake_file_inspections', 'ml_warehouse')(source_name, folder, decode)) }}
+{%- endmacro %}
+
+{% macro duckdb__lake_file_inspections(source_name, folder, decode) -%}
+    {%- set required = [] -%}
+    {%- for column in lake_required_columns(source_name) -%}
+        {%- do required.append(dbt.string_literal(column)) -%}
+    {%- endfor -%}
+    select
+        '{{ source_name }}' as source_name,
+        lake_file_inspection(
+            file,
+            {{ dbt.string_literal(folder | replace("'", "''")) }},
+            [{{ required | join(', ') }}]::varchar[],
+            {{ 'true' if decode else 'false' }}
+        ) as inspection
+    from glob({{ dbt.string_literal((folder ~ '/**') | replace("'", "''")) }})
+{%- endmacro %}
+
+{% macro default__lake_file_inspections(source_name, folder, decode) -%}
+    {{ exceptions.raise_compiler_error(
+        "lake_file_inspections has no implementation for adapter '" ~ adapter.type() ~ "': add "
+        ~ adapter.type() ~ "__lake_file_inspections in macros/lake_files.sql"
+    ) }}
+{%- endmacro %}
+
+{# The landed files of a source as a relation: every file under its folder (glob). #}
+{% macro lake_landed_files(folder) -%}
+    {{ return(adapter.dispatch('lake_landed_files', 'ml_warehouse')(folder)) }}
+{%- endmacro %}
+
+{% macro duckdb__lake_landed_files(folder) -%}
+    glob({{ dbt.string_literal((folder ~ '/**') | replace("'", "''")) }})
+{%- endmacro %}
+
+{% macro default__lake_landed_files(folder) -%}
+    {{ exceptions.raise_compiler_error(
+        "lake_landed_files has no implementation for adapter '" ~ adapter.type() ~ "': add "
+        ~ adapter.type() ~ "__lake_landed_files in macros/lake_files.sql"
+    ) }}
+{%- endmacro %}
+
+{#
+    The readable files of `source_relation` (a source()) in this run's ingest window, as a
+    subquery with every declared column. Replaces selecting from the source's glob, which
+    fails on the first unreadable file and cannot invent a column no file has.
+#}
+{% macro readable_lake_files(source_relation) -%}
+    {%- set inventory = ref('lake_file_inventory') -%}
+    {{ return(adapter.dispatch('readable_lake_files', 'ml_warehouse')(source_relation, inventory)) }}
+{%- endmacro %}
+
+{% macro duckdb__readable_lake_files(source_relation, inventory) -%}
+    {%- set source_name = source_relation.identifier -%}
+    {%- set declared = [] -%}
+    {%- set files = [] -%}
+    {%- set present = [] -%}
+    {%- if execute -%}
+        {%- for source in graph.sources.values()
+            if source.package_name == 'ml_warehouse' and source.source_name == 'shop'
+                and source.name == source_name -%}
+            {%- for name in source.columns -%}
+                {%- do declared.append(name) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {%- set readable = "from " ~ inventory ~ " where source_name = '" ~ source_name
+            ~ "' and status = 'readable' and " ~ ingest_window('ingest_date') -%}
+        {%- for path in run_query("select file_path " ~ readable ~ " order by file_path").columns[0].values() -%}
+            {%- do files.append(dbt.string_literal(path | replace("'", "''"))) -%}
+        {%- endfor -%}
+        {%- for name in run_query("select distinct unnest(file_columns) " ~ readable).columns[0].values() -%}
+            {%- do present.append(name) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set missing = declared | reject('in', present + ['ingest_date', 'filename']) | list -%}
+    {%- if files -%}
+        (
+            select
+                *
+                {%- for name in missing %},
+                    cast(null as {{ dbt.type_string() }}) as {{ name }}
+                {%- endfor %}
+            from read_parquet(
+                [{{ files | join(', ') }}],
+                hive_partitioning = true,
+                hive_types = {'ingest_date': 'date'},
+                union_by_name = true,
+                filename = true
+            )
+        )
+    {%- else -%}
+        (
+            select
+                {%- for name in declared | reject('in', ['ingest_date', 'filename']) %}
+                    cast(null as {{ dbt.type_string() }}) as {{ name }},
+                {%- endfor %}
+                cast(null as date) as ingest_date,
+                cast(null as {{ dbt.type_string() }}) as filename
+            where false
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__readable_lake_files(source_relation, inventory) -%}
+    {{ return(source_relation) }}
+{%- endmacro %}

@@ -1,0 +1,33 @@
+{#-
+    Every file landed under a source's folder of the lake, inspected: readable (the base_
+    models read it) or quarantined (they do not; audit.quarantined_files says why). The
+    checks are orchestration/lake_inventory.py's, called through the DuckDB function
+    lake_file_inspection (orchestration/duckdb_plugin.py). Rebuilt by every run: the lake
+    is the truth, and a file fixed or removed there changes its row.
+-#}
+{%- set folders = lake_source_folders() %}
+
+with
+
+inspections as (
+    {%- for source_name, folder in folders.items() %}
+        {{ lake_file_inspections(source_name, folder) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as source_name,
+            cast(null as {{ dbt.type_string() }}) as inspection
+        where false
+    {%- endfor %}
+)
+
+select
+    source_name,
+    json_extract_string(inspection, '$.path') as file_path,
+    json_extract_string(inspection, '$.partition_folder') as partition_folder,
+    cast(json_extract_string(inspection, '$.ingest_date') as date) as ingest_date,
+    cast(json_extract_string(inspection, '$.size_bytes') as bigint) as size_bytes,
+    json_extract_string(inspection, '$.status') as status,
+    json_extract_string(inspection, '$.error') as error,
+    cast(json_extract(inspection, '$.columns') as {{ dbt.type_string() }}[]) as file_columns
+from inspections

@@ -1,0 +1,197 @@
+"""Which landed files the warehouse can read, and why the others cannot be.
+
+Every file under a source's folder of the lake (`<lake>/<source>/...`, any name, any depth)
+is landed. A file is *readable* when all of these hold, in this order (the first that fails
+is its error):
+
+1. it sits in a partition folder named `ingest_date=YYYY-MM-DD` with a real date, directly
+   under the source's folder;
+2. its name ends in `.parquet`;
+3. it is not empty;
+4. it starts and ends with Parquet's magic bytes `PAR1` (a truncated file does not end so);
+5. DuckDB can read its footer (schema and row groups);
+6. it has the source's required columns (its natural key: a row without them is no row);
+7. with `decode=True`, every text value is valid UTF-8 (DuckDB refuses to read the file
+   otherwise: one bad value makes the whole file unreadable to it).
+
+Anything else is *quarantined*: the base models never read it, `audit.quarantined_files`
+lists it with its error, and `audit.file_reconciliation` proves files landed = read +
+quarantined. Rows of readable files that are wrong (bad values, oversized records) are
+row-quarantined by the base models instead.
+
+dbt calls `inspect_file` through the DuckDB function `lake_file_inspection` registered by
+orchestration/duckdb_plugin.py; the function is plain Python so other tools (the
+benchmark) can replay the same decision without dbt: `inventory_source(lake, source)`.
+"""
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+READABLE = "readable"
+QUARANTINED = "quarantined"
+PARQUET_MAGIC = b"PAR1"
+PARTITION_FOLDER = re.compile(r"^ingest_date=(\d{4}-\d{2}-\d{2})$")
+
+# The columns a file of each source must have (the natural keys of macros/shop_natural_keys.sql,
+# without the bookkeeping _ingest_date): kept here too so the check runs without dbt.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id", "updated_at"),
+    "products": ("product_id",),
+    "orders": ("order_id", "status"),
+    "order_items": ("order_id", "line_number"),
+    "events": ("event_id",),
+}
+
+
+@dataclass(frozen=True)
+class FileInspection:
+    """What the inventory records about one landed file."""
+
+    path: str
+    partition_folder: str
+    ingest_date: str | None
+    size_bytes: int
+    status: str
+    error: str | None
+    columns: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=True)
+
+
+def partition_date(folder: str) -> str | None:
+    """The ingest date of a folder named `ingest_date=YYYY-MM-DD`, or None."""
+    match = PARTITION_FOLDER.match(folder)
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1)).isoformat()
+    except ValueError:
+        return None
+
+
+def _has_parquet_magic(path: Path, size: int) -> bool:
+    if size < 2 * len(PARQUET_MAGIC):
+        return False
+    with path.open("rb") as handle:
+        head = handle.read(len(PARQUET_MAGIC))
+        handle.seek(size - len(PARQUET_MAGIC))
+        tail = handle.read(len(PARQUET_MAGIC))
+    return head == PARQUET_MAGIC and tail == PARQUET_MAGIC
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def inspect_file(
+    path: str | Path,
+    source_dir: str | Path,
+    required_columns: Sequence[str] = (),
+    decode: bool = True,
+) -> FileInspection:
+    """Inspect one landed file of the source whose folder is `source_dir`."""
+    file = Path(path)
+    relative = file.relative_to(source_dir) if file.is_relative_to(source_dir) else file
+    folder = "/".join(relative.parts[:-1])
+    ingest_date = partition_date(folder)
+    size = file.stat().st_size if file.exists() else 0
+
+    def result(error: str | None, columns: list[str] | None = None) -> FileInspection:
+        return FileInspection(
+            path=str(path),
+            partition_folder=folder,
+            ingest_date=ingest_date,
+            size_bytes=size,
+            status=READABLE if error is None else QUARANTINED,
+            error=error,
+            columns=columns or [],
+        )
+
+    if ingest_date is None:
+        return result(
+            f"partition folder '{folder}' is not ingest_date=YYYY-MM-DD (a real date) directly "
+            "under the source folder: move the file into its day's folder"
+        )
+    if file.suffix != ".parquet":
+        return result(
+            f"not a Parquet file (name ends '{file.suffix or file.name}'): the lake takes "
+            ".parquet only; convert it and land it again"
+        )
+    if size == 0:
+        return result("empty file (0 bytes): the delivery was cut off; ask the feed to resend it")
+    if not _has_parquet_magic(file, size):
+        return result(
+            "not a whole Parquet file (no PAR1 magic at its start and end: truncated or another "
+            "format): ask the feed to resend it"
+        )
+    connection = duckdb.connect()
+    try:
+        quoted = _quote(str(file))
+        try:
+            described = connection.execute(
+                f"describe select * from read_parquet({quoted})"
+            ).fetchall()
+            columns = [str(row[0]) for row in described]
+        except duckdb.Error as error:
+            return result(f"Parquet footer unreadable: {_first_line(error)}")
+        missing = [name for name in required_columns if name not in columns]
+        if missing:
+            return result(
+                f"schema lacks the required column(s) {', '.join(missing)} (it has "
+                f"{', '.join(columns) or 'none'}): a file of another feed or format"
+            )
+        if decode:
+            text_columns = [str(row[0]) for row in described if "VARCHAR" in str(row[1])]
+            checks = ", ".join(f"sum(length({_identifier(n)}))" for n in text_columns) or "count(*)"
+            try:
+                connection.execute(f"select {checks} from read_parquet({quoted})").fetchall()
+            except duckdb.Error as error:
+                return result(f"values cannot be decoded: {_first_line(error)}")
+        return result(None, columns)
+    finally:
+        connection.close()
+
+
+def landed_files(lake_dir: str | Path, source: str) -> list[Path]:
+    """Every file under the source's folder, at any depth, sorted."""
+    root = Path(lake_dir) / source
+    if not root.is_dir():
+        return []
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+def inventory_source(
+    lake_dir: str | Path, source: str, decode: bool = True
+) -> list[FileInspection]:
+    """Inspect every landed file of `source` (a folder of the lake)."""
+    root = Path(lake_dir) / source
+    required = REQUIRED_COLUMNS.get(source, ())
+    return [inspect_file(path, root, required, decode) for path in landed_files(lake_dir, source)]
+
+
+def readable_paths(inspections: Sequence[FileInspection]) -> list[str]:
+    """The files a reader may pass to read_parquet([...]), sorted."""
+    return sorted(item.path for item in inspections if item.status == READABLE)
+
+
+def inspection_json(
+    path: str, source_dir: str, required_columns: list[str] | None, decode: bool
+) -> str:
+    """`inspect_file` as JSON text: the body of the DuckDB function `lake_file_inspection`."""
+    return inspect_file(path, source_dir, required_columns or (), decode).to_json()
