@@ -138,3 +138,33 @@
 {% macro default__readable_lake_files(source_relation, inventory) -%}
     {{ return(source_relation) }}
 {%- endmacro %}
+
+{#
+    on-run-end: say in the run's log which landed files were set aside, so a run over a lake
+    with unreadable files ends with a clear summary instead of a silent skip. Returns no SQL.
+#}
+{% macro report_quarantined_files() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(
+        database=target.database, schema=generate_schema_name('audit', none), identifier='quarantined_files'
+    ) -%}
+    {%- if relation is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set quarantined = run_query(
+        "select source_name, file_path, error from " ~ relation ~ " order by source_name, file_path"
+    ) -%}
+    {%- if quarantined.rows | length == 0 -%}
+        {{ log("Lake files: every landed file was read (audit.file_reconciliation).", info=true) }}
+    {%- else -%}
+        {%- set lines = [] -%}
+        {%- for row in quarantined.rows -%}
+            {%- do lines.append(row[0] ~ ": " ~ row[1] ~ " -- " ~ row[2]) -%}
+        {%- endfor -%}
+        {{ log("Lake files: " ~ quarantined.rows | length ~ " landed file(s) quarantined, not read "
+            ~ "(audit.quarantined_files; fix or re-deliver them):\n  - " ~ lines | join("\n  - "), info=true) }}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
