@@ -9,7 +9,7 @@ is its error):
 2. its name ends in `.parquet`;
 3. it is not empty;
 4. it starts and ends with Parquet's magic bytes `PAR1` (a truncated file does not end so);
-5. DuckDB can read its footer (schema and row groups);
+5. its footer (schema) can be read;
 6. it has the source's required columns (its natural key: a row without them is no row);
 7. with `decode=True`, every text value is valid UTF-8 (DuckDB refuses to read the file
    otherwise: one bad value makes the whole file unreadable to it).
@@ -26,12 +26,16 @@ benchmark) can replay the same decision without dbt: `inventory_source(lake, sou
 
 import json
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 READABLE = "readable"
 QUARANTINED = "quarantined"
@@ -140,32 +144,40 @@ def inspect_file(
             "not a whole Parquet file (no PAR1 magic at its start and end: truncated or another "
             "format): ask the feed to resend it"
         )
-    connection = duckdb.connect()
     try:
-        quoted = _quote(str(file))
+        schema = pq.read_schema(file)
+    except Exception as error:  # pyarrow raises several types for a broken footer
+        return result(f"Parquet footer unreadable: {_first_line(error)}")
+    columns = list(schema.names)
+    if ingest_date is not None and "ingest_date" not in columns:
+        columns.append("ingest_date")  # the Hive partition column readers add
+    missing = [name for name in required_columns if name not in columns]
+    if missing:
+        return result(
+            f"schema lacks the required column(s) {', '.join(missing)} (it has "
+            f"{', '.join(schema.names) or 'none'}): a file of another feed or format"
+        )
+    if decode:
+        text_columns = [
+            f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        ]
+        checks = ", ".join(f"sum(length({_identifier(n)}))" for n in text_columns) or "count(*)"
         try:
-            described = connection.execute(
-                f"describe select * from read_parquet({quoted})"
-            ).fetchall()
-            columns = [str(row[0]) for row in described]
+            with _SCANNER_LOCK:
+                scan = f"read_parquet({_quote(str(file))}, hive_partitioning = false)"
+                _scanner().execute(f"select {checks} from {scan}").fetchall()
         except duckdb.Error as error:
-            return result(f"Parquet footer unreadable: {_first_line(error)}")
-        missing = [name for name in required_columns if name not in columns]
-        if missing:
-            return result(
-                f"schema lacks the required column(s) {', '.join(missing)} (it has "
-                f"{', '.join(columns) or 'none'}): a file of another feed or format"
-            )
-        if decode:
-            text_columns = [str(row[0]) for row in described if "VARCHAR" in str(row[1])]
-            checks = ", ".join(f"sum(length({_identifier(n)}))" for n in text_columns) or "count(*)"
-            try:
-                connection.execute(f"select {checks} from read_parquet({quoted})").fetchall()
-            except duckdb.Error as error:
-                return result(f"values cannot be decoded: {_first_line(error)}")
-        return result(None, columns)
-    finally:
-        connection.close()
+            return result(f"values cannot be decoded: {_first_line(error)}")
+    return result(None, columns)
+
+
+_SCANNER_LOCK = threading.Lock()
+
+
+@cache
+def _scanner() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process for the decode check (opening one per file is slow)."""
+    return duckdb.connect()
 
 
 def landed_files(lake_dir: str | Path, source: str) -> list[Path]:
