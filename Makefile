@@ -11,7 +11,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: help install run test lint format ui docs dataset lineage clean browser screenshot
+.PHONY: help install run test lint format ui docs dataset lineage clean browser screenshot \
+	backup restore read-copy
 
 help:
 	@echo "make run    generate the sample lake and replay it through Dagster + dbt (data/)"
@@ -96,6 +97,19 @@ dataset: $(INSTALLED)
 lineage: $(INSTALLED)
 	@test -n "$(COLUMN)" || { echo "usage: make lineage COLUMN=model.column (e.g. ml_training_set.spend_next_30d_eur)"; exit 2; }
 	$(BIN)/python -m orchestration.column_lineage $(COLUMN)
+
+# Backup and restore (README, "Reliability"); each refuses while a build writes the warehouse.
+# make backup [FORMAT=file|export]; make restore FROM=data/backups/warehouse-....duckdb
+backup: $(INSTALLED)
+	$(BIN)/python -m orchestration.backup backup --format $(or $(FORMAT),file)
+
+restore: $(INSTALLED)
+	@test -n "$(FROM)" || { echo "usage: make restore FROM=<backup file or EXPORT DATABASE folder> (backups: data/backups/)"; exit 2; }
+	$(BIN)/python -m orchestration.backup restore --from $(FROM)
+
+# The copy readers use while a build writes (Dagster refreshes it after each successful build).
+read-copy: $(INSTALLED)
+	$(BIN)/python -m orchestration.backup read-copy
 
 clean:
 	rm -rf data target logs .dagster_home .pytest_cache .ruff_cache

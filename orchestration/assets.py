@@ -46,6 +46,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.backup import publish_read_copy
 from orchestration.datasets import publish_latest
 from orchestration.dbt_build import manifest, run_dbt
 from orchestration.partitions import daily_partitions, run_window
@@ -305,10 +306,12 @@ def registry_key() -> AssetKey:
 )
 def dataset_publication() -> MaterializeResult:
     """The newest registered version of each dataset, published to the DuckLake catalog (a
-    snapshot id to time-travel to) and exported as Parquet under a path named by its version."""
+    snapshot id to time-travel to) and exported as Parquet under a path named by its version.
+    Last, the read copy readers use while the next build writes (orchestration/backup.py)."""
     database = duckdb_path()
     ensure_writable(database)
     publications = publish_latest(database)
+    read_copy = publish_read_copy(database)
     metadata: dict[str, Any] = {}
     for publication in publications:
         # exports/<dataset>/version=<id>/<dataset>.parquet
@@ -318,4 +321,5 @@ def dataset_publication() -> MaterializeResult:
         metadata[f"{dataset}/export_path"] = MetadataValue.path(str(publication.export_path))
     if publications:
         metadata["ducklake_snapshot_id"] = max(p.ducklake_snapshot_id for p in publications)
+    metadata["read_copy"] = MetadataValue.path(str(read_copy))
     return MaterializeResult(metadata=metadata)

@@ -1,11 +1,12 @@
 """The dbt-duckdb plugin of this project (profiles/profiles.yml, `plugins`).
 
-It does two things inside the dbt process:
+It does three things inside the dbt process:
 
 - registers the DuckDB function `lake_file_inspection(path, source_dir, required_columns,
   decode)` on every connection: the JSON of orchestration.lake_inventory.inspect_file, so the
   model audit.lake_file_inventory and the PII policy hook can sort landed files into
   readable and quarantined in SQL;
+- refuses, with one clear message, to open a warehouse another process is writing;
 - publishes export folders atomically (`store`, called by macros/atomic_exports.sql): an
   external model is written to a hidden staging folder beside its final path, then swapped
   in, so a reader never sees a half-written export under the final path.
@@ -21,6 +22,7 @@ from typing import Any
 import duckdb
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
+from dbt_common.exceptions import DbtRuntimeError
 
 from orchestration.lake_inventory import inspection_json
 
@@ -92,9 +94,38 @@ def remove_stale_staging(final: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+LOCK_MESSAGE = "Could not set lock"
+
+
+class WarehouseLocked(DbtRuntimeError):
+    """Another process writes the warehouse: this dbt run is refused before it changes anything."""
+
+
+def refuse_if_locked(path: str) -> None:
+    """Open and close the warehouse for writing, as dbt-duckdb is about to, and turn DuckDB's
+    lock error (and its stack trace) into one message saying what to do."""
+    if not path or path == ":memory:" or path.startswith("md:"):
+        return
+    try:
+        duckdb.connect(path).close()
+    except duckdb.IOException as error:
+        if LOCK_MESSAGE not in str(error):
+            raise
+        holder = next((line for line in str(error).splitlines() if LOCK_MESSAGE in line), "")
+        raise WarehouseLocked(
+            f"The warehouse {path} is being written by another process, so this dbt run was "
+            f"refused before writing anything (DuckDB allows one writer per file). {holder} "
+            "Wait for that build to finish (or stop it), then run again. To read meanwhile, "
+            "use the read copy published after each successful build (README, Reliability)."
+        ) from None
+
+
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         self.plugin_config = plugin_config
+
+    def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+        refuse_if_locked(str(creds.path))
 
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
         register_inspection(conn)
