@@ -43,7 +43,7 @@ PARTITIONED = (
 )
 NOT_KILLED = "finished before the kill point"
 # A short build that writes: the first writer of the concurrency test.
-SHORT_BUILD = ("build", "--select", "lake_file_inventory quarantined_files file_reconciliation")
+SHORT_BUILD = ("run", "--select", "lake_file_inventory quarantined_files file_reconciliation")
 SEED = 20261122
 EXPORTS = ("training_set_latest", "customer_features_latest")
 RUN_LOG = "audit.dbt_run_results"  # each run appends a record of itself
