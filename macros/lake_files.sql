@@ -89,6 +89,11 @@
     {%- set declared = [] -%}
     {%- set files = [] -%}
     {%- set present = [] -%}
+    {%- if execute and load_relation(inventory) is none -%}
+        {#- Compiling before the first build (dbt compile, lineage, linting): the inventory is
+            built first in every run, so only SQL that is never run reads the glob. -#}
+        {{ return(source_relation) }}
+    {%- endif -%}
     {%- if execute -%}
         {%- for source in graph.sources.values()
             if source.package_name == 'ml_warehouse' and source.source_name == 'shop'

@@ -23,7 +23,7 @@ with
             '{{ source_name }}' as source_name,
             ingest_date,
             count(*) as rows_landed
-        from {{ readable_lake_files(source('shop', source_name)) }} as landed_files
+        from {{ readable_lake_files(source('shop', source_name)) }}
         where {{ incremental_window('ingest_date', date_column='ingest_date') }}
         group by ingest_date
     ),

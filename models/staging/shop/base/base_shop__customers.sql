@@ -5,7 +5,7 @@
 with
 
 landed as (
-    select * from {{ readable_lake_files(source('shop', 'customers')) }} as landed_files
+    select * from {{ readable_lake_files(source('shop', 'customers')) }}
     where {{ ingest_window('ingest_date') }}
 ),
 

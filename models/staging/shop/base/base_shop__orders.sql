@@ -6,7 +6,7 @@
 with
 
 landed as (
-    select * from {{ readable_lake_files(source('shop', 'orders')) }} as landed_files
+    select * from {{ readable_lake_files(source('shop', 'orders')) }}
     where {{ ingest_window('ingest_date') }}
 ),
 

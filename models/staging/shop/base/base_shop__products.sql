@@ -6,7 +6,7 @@
 with
 
 landed as (
-    select * from {{ readable_lake_files(source('shop', 'products')) }} as landed_files
+    select * from {{ readable_lake_files(source('shop', 'products')) }}
     where {{ ingest_window('ingest_date') }}
 ),
 
