@@ -120,6 +120,7 @@
                     cast(null as {{ dbt.type_string() }}) as {{ name }}
                 {%- endfor %}
             from read_parquet(
+                /* lake source: shop.{{ source_name }} */
                 [{{ files | join(', ') }}],
                 hive_partitioning = true,
                 hive_types = {'ingest_date': 'date'},

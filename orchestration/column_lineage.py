@@ -35,6 +35,11 @@ class LineageError(Exception):
     pass
 
 
+# The base_ models read a source's readable files, listed by macros/lake_files.sql, which
+# marks the list with the source it belongs to.
+LAKE_READ = re.compile(r"read_parquet\(\s*/\* lake source: (?P<source>[\w.]+) \*/.*?\)", re.S)
+
+
 class ColumnLineage:
     def __init__(self, manifest: Mapping[str, Any]) -> None:
         self.nodes = {**manifest["nodes"], **manifest["sources"]}
@@ -65,11 +70,17 @@ class ColumnLineage:
         # longest first: one relation name can contain another
         for parent in sorted(parents, key=lambda p: -len(self.nodes[p]["relation_name"])):
             sql = sql.replace(self.nodes[parent]["relation_name"], self.placeholder[parent])
+        sql = LAKE_READ.sub(lambda match: self._lake_placeholder(match, parents), sql)
         schema = {
             self.placeholder[p]: {column: "text" for column in self.nodes[p]["columns"]}
             for p in parents
         }
         return sql, schema
+
+    def _lake_placeholder(self, match: re.Match[str], parents: list[str]) -> str:
+        """The placeholder of the source whose readable files a read_parquet([...]) lists."""
+        uid = f"source.{WAREHOUSE_PACKAGE}.{match.group('source')}"
+        return self.placeholder[uid] if uid in parents else match.group(0)
 
     def sources_of(self, model: str, column: str) -> set[tuple[str, str]]:
         """{(relation, column)} of the raw source and seed columns that feed model.column;
