@@ -6,6 +6,10 @@
     is the truth, and a file fixed or removed there changes its row.
 -#}
 {%- set folders = lake_source_folders() %}
+{#- Reads every source's folder (for lineage, docs and the Dagster graph): #}
+{%- for source_name in shop_natural_keys() %}
+-- depends_on: {{ source('shop', source_name) }}
+{%- endfor %}
 
 with
 
