@@ -30,6 +30,23 @@ def layer_row_counts(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, s
     return counts
 
 
+def print_quarantined_files(connection: duckdb.DuckDBPyConnection) -> None:
+    """Landed files that could not be read, and whether files landed = read + quarantined."""
+    quarantined = connection.execute(
+        "select source_name, file_path, error from audit.quarantined_files order by all"
+    ).fetchall()
+    (landed, read, off) = connection.execute(
+        "select coalesce(sum(files_landed), 0), coalesce(sum(files_read), 0), "
+        "coalesce(sum(abs(unaccounted_files)), 0) from audit.file_reconciliation"
+    ).fetchone()
+    print(
+        f"\nLake files: {landed:,} landed, {read:,} read, {len(quarantined):,} quarantined"
+        + (" (files landed = read + quarantined)" if off == 0 else f", {off} files OFF")
+    )
+    for source, path, error in quarantined:
+        print(f"  {source:<14} {path}\n  {'':<14} {error}")
+
+
 def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None:
     print("\nRows per layer")
     for schema, table, rows in layer_row_counts(connection):
@@ -43,6 +60,8 @@ def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None
         """
     ).fetchall():
         print(f"  {source:<14} {reason:<34} {rows:>8,}")
+
+    print_quarantined_files(connection)
 
     (unaccounted,) = connection.execute(
         "select coalesce(sum(abs(unaccounted_rows)), 0) from audit.row_count_reconciliation"
