@@ -22,6 +22,7 @@ from dagster import (
 
 from orchestration.assets import raw_source_specs
 from orchestration.jobs import daily_warehouse_job, source_freshness_job
+from orchestration.lake_inventory import READABLE, REQUIRED_COLUMNS, inspect_file
 from orchestration.partitions import daily_partitions
 from orchestration.project import lake_dir
 
@@ -60,15 +61,26 @@ def landed_dates(lake: Path, source: str) -> set[str]:
 
 
 def _landing_event(lake: Path, key: AssetKey, ingest_date: str) -> AssetMaterialization:
-    files = sorted((lake / key.path[-1] / f"{PARTITION_PREFIX}{ingest_date}").glob("*.parquet"))
-    rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+    source = key.path[-1]
+    folder = lake / source / f"{PARTITION_PREFIX}{ingest_date}"
+    files = sorted(path for path in folder.iterdir() if path.is_file())
+    # Rows of the readable files only: an empty or truncated file has no footer to count
+    # (the build quarantines it; README, "Reliability").
+    required = REQUIRED_COLUMNS.get(source, ())
+    readable = [
+        Path(item.path)
+        for item in (inspect_file(path, lake / source, required, decode=False) for path in files)
+        if item.status == READABLE
+    ]
+    rows = sum(pq.ParquetFile(path).metadata.num_rows for path in readable)
     return AssetMaterialization(
         asset_key=key,
         partition=ingest_date,
         description="landed in the lake",
         metadata={
-            "path": MetadataValue.path(str(files[0].parent)),
+            "path": MetadataValue.path(str(folder)),
             "files": len(files),
+            "quarantined_files": len(files) - len(readable),
             "dagster/row_count": MetadataValue.int(rows),
         },
     )
