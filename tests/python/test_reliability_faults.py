@@ -358,3 +358,30 @@ def test_backup_and_restore_give_back_the_same_warehouse(world: World) -> None:
         assert stable_fingerprints(world.database, world.clock) == world.tables, source
     assert_nothing_lost(world.database, world.root / "lake")
     assert not list(backups.glob(".*")) and not list(world.root.glob(".warehouse*"))
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two renames"])
+def test_an_export_folder_is_swapped_in_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
+) -> None:
+    """The plugin's publication: the final path holds the old folder until the new one,
+    complete, replaces it; leftovers of killed writers are removed, the old folder goes."""
+    from orchestration import duckdb_plugin
+
+    if not exchange:
+        monkeypatch.setattr(duckdb_plugin, "_exchange", lambda first, second: False)
+    final = tmp_path / "training_set_latest"
+    (final / "entity_split=train").mkdir(parents=True)
+    (final / "entity_split=train" / "old.parquet").write_text("old")
+    killed = duckdb_plugin.staging_folder(final, "killed-run")
+    killed.mkdir()
+    (killed / "half.parquet").write_text("ha")
+    staged = duckdb_plugin.staging_folder(final, "this-run")
+    (staged / "entity_split=test").mkdir(parents=True)
+    (staged / "entity_split=test" / "new.parquet").write_text("new")
+    duckdb_plugin.publish_folder(staged, final)
+    duckdb_plugin.remove_stale_staging(final)
+    assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*.parquet")) == [
+        "entity_split=test/new.parquet"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["training_set_latest"]
