@@ -48,7 +48,8 @@ from dagster_dbt import (
 
 from orchestration.backup import publish_read_copy
 from orchestration.datasets import publish_latest
-from orchestration.dbt_build import manifest, run_dbt
+from orchestration.dbt_build import manifest, run_dbt, target_root
+from orchestration.lake_inventory import unlisted_files
 from orchestration.partitions import daily_partitions, run_window
 from orchestration.project import WAREHOUSE_PACKAGE, duckdb_path, lake_dir, warehouse_project
 from orchestration.warehouse_lock import WAREHOUSE_POOL, ensure_writable
@@ -246,6 +247,28 @@ def raw_source_specs() -> list[AssetSpec]:
     ]
 
 
+# The base_ views read the files listed by the lake inventory when they were built
+# (macros/lake_files.sql). A whole-graph run rebuilds them first; a run of this set alone
+# refreshes them when files landed since, so it never misses a new day.
+LAKE_READERS = "lake_file_inventory path:models/staging/shop/base"
+
+
+def refresh_lake_reads(context: AssetExecutionContext, dbt: DbtCliResource) -> None:
+    ensure_writable(duckdb_path())  # a writer outside Dagster: the step's clear failure
+    unlisted = unlisted_files(duckdb_path(), lake_dir())
+    if not unlisted:
+        return
+    context.log.info(
+        f"{len(unlisted)} landed file(s) are not in the base views' file lists yet (first: "
+        f"{unlisted[0]}): rebuilding lake_file_inventory and the base_ views first"
+    )
+    dbt.cli(
+        ["run", "--select", LAKE_READERS],
+        raise_on_error=True,
+        target_path=target_root() / "steps" / f"lake-readers-{context.run.run_id[:7]}",
+    ).wait()
+
+
 @dbt_assets(
     manifest=MANIFEST_PATH,
     project=warehouse_project,
@@ -260,6 +283,7 @@ def partitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Models by ingest date: the run's partition range is the dbt window."""
     window = run_window(context)
     context.log.info(f"dbt window: ingest dates {window} (vars {window.dbt_vars})")
+    refresh_lake_reads(context, dbt)
     yield from run_dbt(
         context,
         dbt,

@@ -207,3 +207,38 @@ def inspection_json(
 ) -> str:
     """`inspect_file` as JSON text: the body of the DuckDB function `lake_file_inspection`."""
     return inspect_file(path, source_dir, required_columns or (), decode).to_json()
+
+
+SOURCES = tuple(REQUIRED_COLUMNS)
+INVENTORY_TABLE = "audit.lake_file_inventory"
+
+
+def unlisted_files(database: str | Path, lake_dir: str | Path) -> list[str]:
+    """Landed files the warehouse's inventory (and so the base_ views' file lists) does not
+    know yet: a run of the partitioned models alone must refresh those first, or it would
+    not see them. Every landed file when the warehouse has no inventory yet."""
+    # Compared relative to the lake (<source>/<folder>/<name>): dbt may have been given
+    # the lake as a relative path, this process as an absolute one.
+    root = Path(lake_dir)
+    landed = {
+        path.relative_to(root).as_posix()
+        for source in SOURCES
+        for path in landed_files(root, source)
+    }
+    if not Path(database).is_file():
+        return sorted(landed)
+    with duckdb.connect(str(database), read_only=True) as connection:
+        exists = connection.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'audit' and table_name = 'lake_file_inventory'"
+        ).fetchone()
+        if not exists or exists[0] == 0:
+            return sorted(landed)
+        rows = connection.execute(
+            f"select source_name, partition_folder, file_path from {INVENTORY_TABLE}"
+        ).fetchall()
+    listed = {
+        "/".join(part for part in (source, folder, Path(path).name) if part)
+        for source, folder, path in rows
+    }
+    return sorted(landed - listed)
