@@ -11,12 +11,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: help install run test lint format ui docs dataset lineage clean browser screenshot \
+.PHONY: help install run test bench lint format ui docs dataset lineage clean browser screenshot \
 	backup restore read-copy
 
 help:
 	@echo "make run    generate the sample lake and replay it through Dagster + dbt (data/)"
 	@echo "make test   the test suite (builds its own lake and warehouse in a temp dir)"
+	@echo "make bench  speed and memory at scales S and M against plain DuckDB (BENCH_SCALES=S,M,L)"
 	@echo "make lint   ruff and sqlfluff"
 	@echo "make ui     Dagster UI on http://127.0.0.1:3000"
 	@echo "make docs    dbt docs on http://127.0.0.1:8080"
@@ -56,6 +57,13 @@ run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 
 test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
+
+# Speed and memory against plain DuckDB on the same files (bench/RESULTS.md). Long: scale M
+# takes about half an hour with three runs a step; L (50M events, 2 GiB) longer.
+BENCH_SCALES ?= S,M
+BENCH_REPEAT ?= 3
+bench: $(INSTALLED)
+	$(BIN)/python -m bench --scales $(BENCH_SCALES) --repeat $(BENCH_REPEAT)
 
 # Refresh the README's screenshots (docs/images/) with the browser test.
 screenshot: $(INSTALLED) browser

@@ -59,6 +59,9 @@ MANIFEST_PATH = warehouse_project.manifest_path
 # The append-only registry is incremental in dbt, but a run appends to it once, after the
 # training set: it is not partitioned.
 REGISTRY_MODEL = "ml_dataset_versions"
+# Incremental in dbt but not by ingest date, so not partitioned either: the registry, and the
+# labels (a run adds the as-of dates whose 30-day window has closed, whichever days it ran).
+UNPARTITIONED_INCREMENTAL_MODELS = frozenset({REGISTRY_MODEL, "ml_customer_labels"})
 
 # dbt folders (the second element of a node's fqn) → Dagster group (the warehouse layer).
 LAYER_GROUPS = {
@@ -98,8 +101,8 @@ FRESHNESS_CHECKED_MODELS = ("fct_orders", "ml_training_set")
 
 
 def _partitioned_models(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Incremental models (but the registry), and views that read only those: a view over
-    partitioned tables changes with their partitions."""
+    """Incremental models (but UNPARTITIONED_INCREMENTAL_MODELS), and views that read only
+    those: a view over partitioned tables changes with their partitions."""
     models = {
         uid: node
         for uid, node in manifest["nodes"].items()
@@ -108,7 +111,8 @@ def _partitioned_models(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     partitioned = {
         uid
         for uid, node in models.items()
-        if node["config"].get("materialized") == "incremental" and node["name"] != REGISTRY_MODEL
+        if node["config"].get("materialized") == "incremental"
+        and node["name"] not in UNPARTITIONED_INCREMENTAL_MODELS
     }
     views = {uid for uid, node in models.items() if node["config"].get("materialized") == "view"}
     while True:  # views of views: until nothing more joins

@@ -4,8 +4,13 @@
       spend_next_30d_eur: value of the orders they placed in that window.
     A label exists only once its window has fully passed and landed (the knowledge date,
     the morning after the newest landed day, or var dataset_as_of, is at least D + 30), and
-    it uses only records landed before D + 30, so it never changes afterwards.
+    it uses only records landed before D + 30, so it never changes afterwards: the table is
+    incremental, and a run adds the as-of dates whose window has closed since the last one
+    instead of recomputing every label of the history.
 -#}
+{{ config(
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail'
+) }}
 {%- set horizon_days = label_horizon_days() %}
 
 with
@@ -29,7 +34,14 @@ labelled_dates as (
         cast({{ dbt.dateadd('day', horizon_days, 'features.as_of_date') }} as date) as window_end_date
     from {{ ref('ml_customer_features', v=1) }} as features
     cross join knowledge
-    where {{ dbt.dateadd('day', horizon_days, 'features.as_of_date') }} <= knowledge.knowledge_date
+    where
+        {{ dbt.dateadd('day', horizon_days, 'features.as_of_date') }} <= knowledge.knowledge_date
+        {%- if is_incremental() %}
+            and features.as_of_date > (
+                select coalesce(max(labelled.as_of_date), cast('1900-01-01' as date))
+                from {{ this }} as labelled
+            )
+        {%- endif %}
 ),
 
 deliveries as (

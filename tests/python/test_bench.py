@@ -1,0 +1,75 @@
+"""Smoke run of the benchmark (`make bench`) at its tiny scale: every step runs, dbt and the
+plain-DuckDB baseline build the same relations, and the report says what it measured.
+
+Timings at this scale mean nothing and are not asserted (bench/RESULTS.md has real ones).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.python.conftest import REPO_ROOT
+
+MEASURED_STEPS = {"full_build", "daily_incremental", "snapshot_run", "training_set_rebuild"}
+TIMED_ONLY = {"dbt_parse_cold", "dagster_dev_load"}
+
+
+@pytest.fixture(scope="module")
+def bench_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
+    work = tmp_path_factory.mktemp("bench")
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--scales", "tiny", "--repeat", "1", "--work", str(work)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"make bench (tiny) failed:\n{result.stdout}\n{result.stderr}"
+    return json.loads((work / "results.json").read_text()), result.stdout, work
+
+
+def test_every_step_is_measured_against_its_baseline(bench_results: tuple[dict, str, Path]) -> None:
+    results, _, _ = bench_results
+    tiny = results["scales"]["tiny"]
+    assert set(tiny["steps"]) == MEASURED_STEPS | TIMED_ONLY
+    for step in MEASURED_STEPS:
+        figures = tiny["steps"][step]
+        assert len(figures["runs"]["dbt"]) == len(figures["runs"]["baseline"]) == 1, step
+        assert figures["dbt_seconds_median"] > 0 and figures["baseline_seconds_median"] > 0, step
+        assert figures["ratio_to_baseline"] == pytest.approx(
+            figures["dbt_seconds_median"] / figures["baseline_seconds_median"], rel=0.02
+        ), step
+        assert figures["dbt_peak_rss_mib_max"] > 0 and figures["baseline_peak_rss_mib_max"] > 0
+    for step in TIMED_ONLY:
+        assert tiny["steps"][step]["dbt_seconds_median"] > 0, step
+    assert tiny["daily_over_full"] > 0
+    assert tiny["lake_rows"]["events"] > 0
+
+
+def test_the_baseline_builds_what_dbt_builds(bench_results: tuple[dict, str, Path]) -> None:
+    """Same relations, same row counts: the ratio compares equal work."""
+    results, _, work = bench_results
+    tiny = results["scales"]["tiny"]
+    assert tiny["baseline_row_count_mismatches"] == {
+        "full_build": {},
+        "daily_incremental": {},
+        "snapshot_run": {},
+    }
+    script = (work / "tiny" / "baseline_full_build.sql").read_text()
+    # plain statements a reader can run in the duckdb CLI, one per node dbt built
+    assert 'create or replace table "warehouse"."ml"."ml_training_set" as' in script
+    assert 'create table "warehouse"."staging"."stg_shop__events" as' in script
+    assert "copy (" in script and "partition_by (entity_split)" in script
+    daily = (work / "tiny" / "baseline_daily_incremental.sql").read_text()
+    assert 'delete from "warehouse"."staging"."stg_shop__events" where exists' in daily
+
+
+def test_the_report_prints_the_table(bench_results: tuple[dict, str, Path]) -> None:
+    results, stdout, work = bench_results
+    table = (work / "results.md").read_text()
+    assert table in stdout
+    assert "| tiny | full build (`dbt build` of the history) |" in table
+    assert "| tiny | 120 | 35 |" in table
+    assert results["machine"]["cores"] and results["repeat"] == 1
