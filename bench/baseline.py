@@ -243,8 +243,13 @@ def replay(
 
 
 def apply_settings(connection: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
-    """The settings the dbt profile gives DuckDB, so both sides run under the same rules."""
+    """What the dbt profile gives DuckDB (settings and the plugin's lake_file_inspection
+    function, which the lake inventory calls), so both sides run under the same rules."""
+    from orchestration.duckdb_plugin import register_inspection
+
     connection.execute("set preserve_insertion_order = false")
+    connection.execute("set TimeZone = 'UTC'")
+    register_inspection(connection)
     if memory_limit:
         connection.execute(f"set memory_limit = {_literal(memory_limit)}")
 
