@@ -88,6 +88,8 @@ class ScaleRun:
     work: Path
     repeat: int
     progress: Callable[[str], None]
+    # False for a run that only shows a scale completes (the memory ceiling at L)
+    with_baseline: bool = True
     lake_rows: dict[str, int] = field(default_factory=dict)
     steps: dict[str, StepResult] = field(default_factory=dict)
     baseline_mismatches: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
@@ -160,6 +162,9 @@ class ScaleRun:
 
     def _baseline(self, step: str, artifacts: str, start: str | None) -> None:
         result = self.steps[step]
+        if not self.with_baseline:
+            self.progress(self._line(step))
+            return
         for attempt in range(self.repeat):
             self._restore(start, self.baseline_database)
             result.baseline.append(
@@ -304,6 +309,9 @@ class ScaleRun:
                     log=f"rebuild.dbt.{attempt}.log",
                 )
             )
+        if not self.with_baseline:
+            self.progress(self._line("training_set_rebuild"))
+            return
         sql = self.root / "rebuild_training_set.sql"
         self._quiet(
             PYTHON,
