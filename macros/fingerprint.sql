@@ -12,7 +12,8 @@
     UTC first because its text follows the session's TimeZone). Its MD5, as two 64-bit
     halves, is summed over all rows: the order of rows does not matter, and a duplicated
     row adds its hash again. DuckDB's hash() is avoided because it is not promised stable
-    across versions.
+    across versions. The halves are cut from md5_number with `&` and `>>` (the values of
+    md5_number_upper and _lower, which go through bit strings: a third slower at scale M).
 #}
 {% macro dataset_fingerprint(relation, columns=none) -%}
     {{ return(adapter.dispatch('dataset_fingerprint', 'ml_warehouse')(relation, columns)) }}
@@ -73,10 +74,11 @@
 
     {{ return(
         "select cast(count(*) as varchar) || ':' || md5(cast(count(*) as varchar)"
-        ~ " || ':' || cast(coalesce(sum(md5_number_upper(fingerprint_row)), 0) as varchar)"
-        ~ " || ':' || cast(coalesce(sum(md5_number_lower(fingerprint_row)), 0) as varchar))"
-        ~ " as fingerprint from (select cast(to_json(struct_pack(" ~ fields | join(", ") ~ "))"
-        ~ " as varchar) as fingerprint_row from " ~ relation ~ ") as fingerprint_rows"
+        ~ " || ':' || cast(coalesce(sum(cast(fingerprint_hash"
+        ~ " & cast(18446744073709551615 as uhugeint) as ubigint)), 0) as varchar)"
+        ~ " || ':' || cast(coalesce(sum(cast(fingerprint_hash >> 64 as ubigint)), 0) as varchar))"
+        ~ " as fingerprint from (select md5_number(cast(to_json(struct_pack(" ~ fields | join(", ") ~ "))"
+        ~ " as varchar)) as fingerprint_hash from " ~ relation ~ ") as fingerprint_rows"
     ) }}
 {%- endmacro %}
 

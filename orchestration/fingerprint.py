@@ -5,7 +5,10 @@ when a row is duplicated or any value changes (null, '' and 'NULL' all differ), 
 same in every DuckDB session and process: each row is rendered as JSON text (timestamptz
 shifted to UTC first, since its text follows the session's TimeZone), hashed with MD5 (not
 DuckDB's hash(), which is not promised stable), and the two 64-bit halves of the hashes are
-summed over all rows; the count and both sums are hashed once more.
+summed over all rows; the count and both sums are hashed once more. The halves are cut
+from md5_number's 128-bit integer with `&` and `>>`: the same values as DuckDB's
+md5_number_upper and md5_number_lower (low and high 64 bits), which go through bit strings
+and hash each row twice (a third slower on the M benchmark's tables).
 
 The SQL rendered here must stay character-for-character the SQL of
 macros/fingerprint.sql, so that a fingerprint recorded from Python can be checked in dbt
@@ -46,10 +49,11 @@ def fingerprint_sql(relation: str, columns: Sequence[tuple[str, str]]) -> str:
     )
     return (
         "select cast(count(*) as varchar) || ':' || md5(cast(count(*) as varchar)"
-        " || ':' || cast(coalesce(sum(md5_number_upper(fingerprint_row)), 0) as varchar)"
-        " || ':' || cast(coalesce(sum(md5_number_lower(fingerprint_row)), 0) as varchar))"
-        f" as fingerprint from (select cast(to_json(struct_pack({fields}))"
-        f" as varchar) as fingerprint_row from {relation}) as fingerprint_rows"
+        " || ':' || cast(coalesce(sum(cast(fingerprint_hash"
+        " & cast(18446744073709551615 as uhugeint) as ubigint)), 0) as varchar)"
+        " || ':' || cast(coalesce(sum(cast(fingerprint_hash >> 64 as ubigint)), 0) as varchar))"
+        f" as fingerprint from (select md5_number(cast(to_json(struct_pack({fields}))"
+        f" as varchar)) as fingerprint_hash from {relation}) as fingerprint_rows"
     )
 
 
