@@ -12,6 +12,13 @@
     materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail'
 ) }}
 {%- set horizon_days = label_horizon_days() %}
+{%- set labelled_through -%}
+    {%- if is_incremental() -%}
+        (select coalesce(max(labelled.as_of_date), cast('1900-01-01' as date)) from {{ this }} as labelled)
+    {%- else -%}
+        cast('1900-01-01' as date)
+    {%- endif -%}
+{%- endset %}
 
 with
 
@@ -36,12 +43,8 @@ labelled_dates as (
     cross join knowledge
     where
         {{ dbt.dateadd('day', horizon_days, 'features.as_of_date') }} <= knowledge.knowledge_date
-        {%- if is_incremental() %}
-            and features.as_of_date > (
-                select coalesce(max(labelled.as_of_date), cast('1900-01-01' as date))
-                from {{ this }} as labelled
-            )
-        {%- endif %}
+        -- a label never changes once its window has landed: only dates not labelled yet
+        and features.as_of_date > {{ labelled_through }}
 ),
 
 deliveries as (

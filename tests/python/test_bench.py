@@ -1,5 +1,8 @@
-"""Smoke run of the benchmark (`make bench`) at its tiny scale: every step runs, dbt and the
-plain-DuckDB baseline build the same relations, and the report says what it measured.
+"""Smoke run of the benchmark (`make bench`) at its tiny scale: the steps that replay dbt's
+SQL in plain DuckDB (full build, daily incremental, snapshot run: every materialisation,
+both incremental modes, the exports, snapshots and tests) run, dbt and the baseline build
+the same relations, and the report says what it measured. The training-set rebuild and the
+code-location load are plain timed commands, left out to keep `make test` short.
 
 Timings at this scale mean nothing and are not asserted (bench/RESULTS.md has real ones).
 """
@@ -10,18 +13,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
-from tests.python.conftest import REPO_ROOT
-
-MEASURED_STEPS = {"full_build", "daily_incremental", "snapshot_run", "training_set_rebuild"}
-TIMED_ONLY = {"dbt_parse_cold", "dagster_dev_load"}
+MEASURED_STEPS = {"full_build", "daily_incremental", "snapshot_run"}
 
 
 @pytest.fixture(scope="module")
 def bench_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
     work = tmp_path_factory.mktemp("bench")
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--scales", "tiny", "--repeat", "1", "--work", str(work)],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--scales=tiny",
+            "--repeat=1",
+            f"--steps={','.join(sorted(MEASURED_STEPS))}",
+            f"--work={work}",
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -33,7 +42,7 @@ def bench_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, 
 def test_every_step_is_measured_against_its_baseline(bench_results: tuple[dict, str, Path]) -> None:
     results, _, _ = bench_results
     tiny = results["scales"]["tiny"]
-    assert set(tiny["steps"]) == MEASURED_STEPS | TIMED_ONLY
+    assert set(tiny["steps"]) == MEASURED_STEPS
     for step in MEASURED_STEPS:
         figures = tiny["steps"][step]
         assert len(figures["runs"]["dbt"]) == len(figures["runs"]["baseline"]) == 1, step
@@ -42,8 +51,6 @@ def test_every_step_is_measured_against_its_baseline(bench_results: tuple[dict, 
             figures["dbt_seconds_median"] / figures["baseline_seconds_median"], rel=0.02
         ), step
         assert figures["dbt_peak_rss_mib_max"] > 0 and figures["baseline_peak_rss_mib_max"] > 0
-    for step in TIMED_ONLY:
-        assert tiny["steps"][step]["dbt_seconds_median"] > 0, step
     assert tiny["daily_over_full"] > 0
     assert tiny["lake_rows"]["events"] > 0
 
