@@ -1,8 +1,9 @@
-"""Smoke run of the benchmark (`make bench`) at its tiny scale: the steps that replay dbt's
-SQL in plain DuckDB (full build, daily incremental, snapshot run: every materialisation,
-both incremental modes, the exports, snapshots and tests) run, dbt and the baseline build
-the same relations, and the report says what it measured. The training-set rebuild and the
-code-location load are plain timed commands, left out to keep `make test` short.
+"""Smoke run of the benchmark (`make bench`) at its tiny scale: the full build and the daily
+incremental run, each with its plain-DuckDB replay (every materialisation, both incremental
+modes, the exports, the snapshots' first build and the tests), dbt and the baseline build
+the same relations, and the report says what it measured. The snapshot run, the
+training-set rebuild and the code-location load are left out to keep `make test` under its
+fifteen minutes (they ran at tiny, S and M for bench/RESULTS.md).
 
 Timings at this scale mean nothing and are not asserted (bench/RESULTS.md has real ones).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-MEASURED_STEPS = {"full_build", "daily_incremental", "snapshot_run"}
+MEASURED_STEPS = {"full_build", "daily_incremental"}
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +60,7 @@ def test_the_baseline_builds_what_dbt_builds(bench_results: tuple[dict, str, Pat
     """Same relations, same row counts: the ratio compares equal work."""
     results, _, work = bench_results
     tiny = results["scales"]["tiny"]
-    assert tiny["baseline_row_count_mismatches"] == {
-        "full_build": {},
-        "daily_incremental": {},
-        "snapshot_run": {},
-    }
+    assert tiny["baseline_row_count_mismatches"] == {"full_build": {}, "daily_incremental": {}}
     script = (work / "tiny" / "baseline_full_build.sql").read_text()
     # plain statements a reader can run in the duckdb CLI, one per node dbt built
     assert 'create or replace table "warehouse"."ml"."ml_training_set" as' in script
