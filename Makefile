@@ -58,8 +58,9 @@ run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
 
-# Speed and memory against plain DuckDB on the same files (bench/RESULTS.md). Long: scale M
-# takes about half an hour with three runs a step; L (50M events, 2 GiB) longer.
+# Speed and memory against plain DuckDB on the same files (bench/RESULTS.md). Long: S and M
+# take about forty-five minutes on two cores with three runs a step; L (50M events at a
+# 2 GiB memory limit) is `make bench BENCH_SCALES=L BENCH_REPEAT=1`.
 BENCH_SCALES ?= S,M
 BENCH_REPEAT ?= 3
 bench: $(INSTALLED)
