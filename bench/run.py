@@ -137,6 +137,7 @@ class ScaleRun:
         )
         if self.scale.memory_limit:
             env["WAREHOUSE_DUCKDB_MEMORY_LIMIT"] = self.scale.memory_limit
+            env["WAREHOUSE_DBT_THREADS"] = "1"
         return env
 
     # -- helpers --------------------------------------------------------------------------

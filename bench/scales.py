@@ -14,7 +14,8 @@ class Scale:
     customers: int
     history_days: int
     # DuckDB's memory_limit for this scale's runs (dbt and baseline alike); None = DuckDB's
-    # default, 80% of the machine's memory.
+    # default, 80% of the machine's memory. With a limit, dbt builds one model at a time:
+    # models running together share the limit (four at once ran out of 2 GiB at L).
     memory_limit: str | None = None
 
 
