@@ -16,10 +16,20 @@
     smallest group already formed joins it, which makes it k at least. Unknown attributes
     (before the first snapshot) read "unknown" until level 4.
 
-    k_anonymous_quasi_identifiers(rows) is a query: for each (customer_id, as_of_date) of
-    `rows` (a relation or CTE name), its generalised age_band, country_area and
-    postal_prefix, taken from the customer's snapshot version valid just before the as-of
-    date (as the features are). The generic test k_anonymous checks the result.
+    Every level is a coarsening of level 0, so where a row ends up depends only on its
+    level-0 combination: the placement is computed once over the distinct (customer,
+    attributes) of the rows, into a small table keyed by the level-0 combination, and each
+    exported row joins to it. (Placing every exported row, as this first did, held copies of
+    the whole training set in memory and could not finish scale L of the benchmark under
+    2 GiB; bench/RESULTS.md.)
+
+    k_anonymity_generalisations(rows) is that table's query for `rows` (a relation with
+    customer_id and as_of_date): the level-0 age_band_0, country_area_0, postal_prefix_0 and
+    the generalised age_band, country_area, postal_prefix (models
+    ml_training_set_generalisations, ml_customer_features_latest_generalisations).
+    k_anonymity_joins(rows_alias, generalisations, alias) are the joins that give a row its
+    generalised values, from the customer's snapshot version valid just before the as-of
+    date (as the features use). The generic test k_anonymous checks the result.
 #}
 {% macro k_anonymity_k() -%}
     {{ return(validated_integer_var('k_anonymity', 2, 1000)) }}
@@ -36,64 +46,53 @@
     ]) }}
 {%- endmacro %}
 
-{% macro k_anonymous_quasi_identifiers(rows) -%}
+{% macro k_anonymity_generalisations(rows) -%}
 {%- set k = k_anonymity_k() -%}
 {%- set levels = k_anonymity_levels() -%}
 {%- set last = levels | length - 1 -%}
 with
 
-row_keys as (
+customer_attributes as (
     select distinct
-        customer_id,
-        as_of_date
-    from {{ rows }}
-),
-
-attributes as (
-    select
-        row_keys.customer_id,
-        row_keys.as_of_date,
-        extract(year from row_keys.as_of_date) - versions.birth_year as age,
+        rows_to_generalise.customer_id,
+        {{ k_anonymity_age('rows_to_generalise', 'versions') }} as age,
         versions.country_code,
         countries.region,
         versions.postal_code
-    from row_keys
-    left join {{ ref('dim_customers_history') }} as versions
-        on
-            row_keys.customer_id = versions.customer_id
-            and {{ valid_at('cast(row_keys.as_of_date as ' ~ dbt.type_timestamp() ~ ')', 'versions', strictly_before=true) }}
+    from {{ rows }} as rows_to_generalise
+    {{ k_anonymity_version_join('rows_to_generalise', 'versions') }}
     left join {{ ref('countries') }} as countries
         on versions.country_code = countries.country_code
 ),
 
 candidates as (
-    select
+    select distinct
         customer_id,
-        as_of_date,
         {%- for level in levels %}
             {{ k_anonymity_age_band('age', level.age) }} as age_band_{{ loop.index0 }},
             {{ k_anonymity_area('country_code', 'region', level.area) }} as country_area_{{ loop.index0 }},
             {{ k_anonymity_postal('postal_code', level.postal) }} as postal_prefix_{{ loop.index0 }}{{ "," if not loop.last }}
         {%- endfor %}
-    from attributes
+    from customer_attributes
 ),
 
 {% for level in levels %}
     {%- set i = loop.index0 %}
-    {#- the rows still to place at this level: not placed at an earlier one #}
+    {#- the combinations still to place at this level: not placed at an earlier one #}
     pending_{{ i }} as (
         select candidates.*
         from candidates
         {%- for j in range(i) %}
             left join placed_{{ j }}
                 on
-                    candidates.customer_id = placed_{{ j }}.customer_id
-                    and candidates.as_of_date = placed_{{ j }}.as_of_date
+                    candidates.age_band_0 = placed_{{ j }}.age_band_0
+                    and candidates.country_area_0 = placed_{{ j }}.country_area_0
+                    and candidates.postal_prefix_0 = placed_{{ j }}.postal_prefix_0
         {%- endfor %}
         {%- if i > 0 %}
             where
                 {%- for j in range(i) %}
-                    placed_{{ j }}.customer_id is null{{ " and" if not loop.last }}
+                    placed_{{ j }}.age_band_0 is null{{ " and" if not loop.last }}
                 {%- endfor %}
         {%- endif %}
     ),
@@ -109,9 +108,10 @@ candidates as (
     ),
 
     placed_{{ i }} as (
-        select
-            pending_{{ i }}.customer_id,
-            pending_{{ i }}.as_of_date,
+        select distinct
+            pending_{{ i }}.age_band_0,
+            pending_{{ i }}.country_area_0,
+            pending_{{ i }}.postal_prefix_0,
             pending_{{ i }}.age_band_{{ i }} as age_band,
             pending_{{ i }}.country_area_{{ i }} as country_area,
             pending_{{ i }}.postal_prefix_{{ i }} as postal_prefix,
@@ -131,8 +131,9 @@ candidates as (
 placed as (
     {%- for level in levels %}
         select
-            customer_id,
-            as_of_date,
+            age_band_0,
+            country_area_0,
+            postal_prefix_0,
             age_band,
             country_area,
             postal_prefix,
@@ -147,8 +148,8 @@ placed as (
 {#- a last group of "*" smaller than k takes in the smallest group formed before it #}
 short_last_group as (
     select 1 as is_short
-    from placed_{{ last }}
-    having count(distinct customer_id) between 1 and {{ k - 1 }}
+    from groups_{{ last }}
+    where customers between 1 and {{ k - 1 }}
 ),
 
 smallest_group as (
@@ -165,8 +166,9 @@ smallest_group as (
 )
 
 select
-    placed.customer_id,
-    placed.as_of_date,
+    placed.age_band_0,
+    placed.country_area_0,
+    placed.postal_prefix_0,
     case when smallest_group.age_band is null then placed.age_band else '*' end as age_band,
     case when smallest_group.age_band is null then placed.country_area else '*' end as country_area,
     case when smallest_group.age_band is null then placed.postal_prefix else '*' end as postal_prefix
@@ -176,6 +178,35 @@ left join smallest_group
         placed.age_band = smallest_group.age_band
         and placed.country_area = smallest_group.country_area
         and placed.postal_prefix = smallest_group.postal_prefix
+{%- endmacro %}
+
+{#- the customer's snapshot version valid just before the row's as-of date (as the features use) #}
+{% macro k_anonymity_version_join(rows_alias, versions_alias) -%}
+    left join {{ ref('dim_customers_history') }} as {{ versions_alias }}
+        on
+            {{ rows_alias }}.customer_id = {{ versions_alias }}.customer_id
+            and {{ valid_at('cast(' ~ rows_alias ~ '.as_of_date as ' ~ dbt.type_timestamp() ~ ')', versions_alias, strictly_before=true) }}
+{%- endmacro %}
+
+{% macro k_anonymity_age(rows_alias, versions_alias) -%}
+    (extract(year from {{ rows_alias }}.as_of_date) - {{ versions_alias }}.birth_year)
+{%- endmacro %}
+
+{#- the joins that give each row of `rows_alias` its generalised quasi-identifiers, from
+    `generalisations` (k_anonymity_generalisations of the same rows, as a table), under the
+    alias `generalisations_alias` #}
+{% macro k_anonymity_joins(rows_alias, generalisations, generalisations_alias) -%}
+    {%- set level = k_anonymity_levels()[0] %}
+    {%- set versions_alias = rows_alias ~ '_versions' %}
+    {{ k_anonymity_version_join(rows_alias, versions_alias) }}
+    inner join {{ generalisations }} as {{ generalisations_alias }}
+        on
+            {{ k_anonymity_age_band(k_anonymity_age(rows_alias, versions_alias), level.age) }}
+            = {{ generalisations_alias }}.age_band_0
+            and {{ k_anonymity_area(versions_alias ~ '.country_code', none, level.area) }}
+            = {{ generalisations_alias }}.country_area_0
+            and {{ k_anonymity_postal(versions_alias ~ '.postal_code', level.postal) }}
+            = {{ generalisations_alias }}.postal_prefix_0
 {%- endmacro %}
 
 {% macro k_anonymity_age_band(age, width) -%}

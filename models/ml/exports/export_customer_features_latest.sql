@@ -16,28 +16,13 @@
 {%- set columns = customer_feature_columns() + ['recency_score', 'frequency_score', 'monetary_score'] %}
 {%- set columns = columns | reject('equalto', 'country_code') | list %}
 
-with
-
-serving_rows as (
-    select
-        {{ columns | join(",\n        ") }}
-    from {{ ref('ml_customer_features_latest') }}
-),
-
-quasi_identifiers as (
-    {{ k_anonymous_quasi_identifiers('serving_rows') }}
-)
-
 select
     {%- for column in columns if column != 'as_of_date' %}
         serving_rows.{{ column }},
     {%- endfor %}
-    quasi_identifiers.age_band,
-    quasi_identifiers.country_area,
-    quasi_identifiers.postal_prefix,
+    generalisations.age_band,
+    generalisations.country_area,
+    generalisations.postal_prefix,
     serving_rows.as_of_date
-from serving_rows
-inner join quasi_identifiers
-    on
-        serving_rows.customer_id = quasi_identifiers.customer_id
-        and serving_rows.as_of_date = quasi_identifiers.as_of_date
+from {{ ref('ml_customer_features_latest') }} as serving_rows
+{{ k_anonymity_joins('serving_rows', ref('ml_customer_features_latest_generalisations'), 'generalisations') }}

@@ -21,27 +21,12 @@
        'time_split', 'entity_split'] %}
 {%- set columns = columns | reject('equalto', 'country_code') | list %}
 
-with
-
-training_rows as (
-    select
-        {{ columns | join(",\n        ") }}
-    from {{ ref('ml_training_set') }}
-),
-
-quasi_identifiers as (
-    {{ k_anonymous_quasi_identifiers('training_rows') }}
-)
-
 select
     {%- for column in columns %}
         training_rows.{{ column }},
     {%- endfor %}
-    quasi_identifiers.age_band,
-    quasi_identifiers.country_area,
-    quasi_identifiers.postal_prefix
-from training_rows
-inner join quasi_identifiers
-    on
-        training_rows.customer_id = quasi_identifiers.customer_id
-        and training_rows.as_of_date = quasi_identifiers.as_of_date
+    generalisations.age_band,
+    generalisations.country_area,
+    generalisations.postal_prefix
+from {{ ref('ml_training_set') }} as training_rows
+{{ k_anonymity_joins('training_rows', ref('ml_training_set_generalisations'), 'generalisations') }}
