@@ -2,6 +2,12 @@
 
 import logging
 
+# isort: off
+# First: importing it starts `dbt parse` in its own process, which then runs while Python
+# imports Dagster (orchestration/project.py, ManifestParse).
+import orchestration.project  # noqa: F401
+
+# isort: on
 from dagster import Definitions
 
 from orchestration.assets import DBT_ASSETS, dataset_publication, raw_source_specs
