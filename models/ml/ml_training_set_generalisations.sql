@@ -1,9 +1,10 @@
 {#-
-    The k-anonymous generalisation of the quasi-identifiers of the training set (ml_training_set): for each
-    level-0 combination of age band, country and postal prefix among its rows, the values
-    export_training_set writes (macros/k_anonymity.sql). A small table of its own, not a CTE of the
-    export: DuckDB cannot estimate the size of the generalisation, and inside one query it
-    took the whole set of rows as the side of the join to hold in memory, which ran out of
-    a 2 GiB limit at benchmark scale L.
+    The k-anonymous generalisation of the training set's quasi-identifiers: for each level-0
+    combination of age band, country and postal prefix among the rows of ml_training_set,
+    the values export_training_set writes (macros/k_anonymity.sql).
+    A small table of its own rather than a CTE of the export: DuckDB cannot estimate how few
+    rows the generalisation has, and inside one query it chose the whole training set as the
+    side of the join to hold in memory (at scale M the export then needed more than 600 MB;
+    with this table it runs under a 400 MB limit).
 -#}
 {{ k_anonymity_generalisations(ref('ml_training_set')) }}
