@@ -139,7 +139,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         "--disable-sync",
         "--disable-dev-shm-usage",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--window-size=1600,1000",
+        "--window-size=1600,1400",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
