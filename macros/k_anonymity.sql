@@ -194,12 +194,14 @@ left join smallest_group
 
 {#- the joins that give each row of `rows_alias` its generalised quasi-identifiers, from
     `generalisations` (k_anonymity_generalisations of the same rows, as a table), under the
-    alias `generalisations_alias` #}
+    alias `generalisations_alias`. A left join: should the table lack a row's combination
+    (built before newer snapshot versions, say), the row is kept with nulls, which the
+    exports write as '*', and the k_anonymous test fails if that leaves a group short of k. #}
 {% macro k_anonymity_joins(rows_alias, generalisations, generalisations_alias) -%}
     {%- set level = k_anonymity_levels()[0] %}
     {%- set versions_alias = rows_alias ~ '_versions' %}
     {{ k_anonymity_version_join(rows_alias, versions_alias) }}
-    inner join {{ generalisations }} as {{ generalisations_alias }}
+    left join {{ generalisations }} as {{ generalisations_alias }}
         on
             {{ k_anonymity_age_band(k_anonymity_age(rows_alias, versions_alias), level.age) }}
             = {{ generalisations_alias }}.age_band_0

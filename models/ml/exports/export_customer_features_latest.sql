@@ -20,9 +20,10 @@ select
     {%- for column in columns if column != 'as_of_date' %}
         serving_rows.{{ column }},
     {%- endfor %}
-    generalisations.age_band,
-    generalisations.country_area,
-    generalisations.postal_prefix,
+    -- null only for a combination the generalisation table lacks: fully generalised, never dropped
+    coalesce(generalisations.age_band, '*') as age_band,
+    coalesce(generalisations.country_area, '*') as country_area,
+    coalesce(generalisations.postal_prefix, '*') as postal_prefix,
     serving_rows.as_of_date
 from {{ ref('ml_customer_features_latest') }} as serving_rows
 {{ k_anonymity_joins('serving_rows', ref('ml_customer_features_latest_generalisations'), 'generalisations') }}

@@ -25,8 +25,9 @@ select
     {%- for column in columns %}
         training_rows.{{ column }},
     {%- endfor %}
-    generalisations.age_band,
-    generalisations.country_area,
-    generalisations.postal_prefix
+    -- null only for a combination the generalisation table lacks: fully generalised, never dropped
+    coalesce(generalisations.age_band, '*') as age_band,
+    coalesce(generalisations.country_area, '*') as country_area,
+    coalesce(generalisations.postal_prefix, '*') as postal_prefix
 from {{ ref('ml_training_set') }} as training_rows
 {{ k_anonymity_joins('training_rows', ref('ml_training_set_generalisations'), 'generalisations') }}
