@@ -211,6 +211,14 @@ left join smallest_group
             = {{ generalisations_alias }}.postal_prefix_0
 {%- endmacro %}
 
+{#- the generalised quasi-identifiers of a row joined by k_anonymity_joins: '*' where the
+    left join found no combination (never a dropped row) #}
+{% macro k_anonymity_columns(generalisations_alias) -%}
+    {%- for column in ['age_band', 'country_area', 'postal_prefix'] %}
+        coalesce({{ generalisations_alias }}.{{ column }}, '*') as {{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
 {% macro k_anonymity_age_band(age, width) -%}
     {%- if width is none -%}
         '*'

@@ -20,10 +20,7 @@ select
     {%- for column in columns if column != 'as_of_date' %}
         serving_rows.{{ column }},
     {%- endfor %}
-    -- null only for a combination the generalisation table lacks: fully generalised, never dropped
-    coalesce(generalisations.age_band, '*') as age_band,
-    coalesce(generalisations.country_area, '*') as country_area,
-    coalesce(generalisations.postal_prefix, '*') as postal_prefix,
+    {{ k_anonymity_columns('generalisations') }},
     serving_rows.as_of_date
 from {{ ref('ml_customer_features_latest') }} as serving_rows
 {{ k_anonymity_joins('serving_rows', ref('ml_customer_features_latest_generalisations'), 'generalisations') }}

@@ -25,9 +25,6 @@ select
     {%- for column in columns %}
         training_rows.{{ column }},
     {%- endfor %}
-    -- null only for a combination the generalisation table lacks: fully generalised, never dropped
-    coalesce(generalisations.age_band, '*') as age_band,
-    coalesce(generalisations.country_area, '*') as country_area,
-    coalesce(generalisations.postal_prefix, '*') as postal_prefix
+    {{ k_anonymity_columns('generalisations') }}
 from {{ ref('ml_training_set') }} as training_rows
 {{ k_anonymity_joins('training_rows', ref('ml_training_set_generalisations'), 'generalisations') }}
