@@ -204,41 +204,32 @@ known_sessions as (
     group by population.customer_id, population.as_of_date, session_parts.session_id
 ),
 
-session_history as (
+{#-
+    One aggregation per window, not one with conditional sums for all three windows: the
+    wide one held sixteen states per (customer, as-of date) and could not spill within a
+    2 GiB memory limit at scale L; per window it does (bench/RESULTS.md).
+#}
+{%- for days in windows %}
+sessions_{{ days }}d as (
     select
-        known_sessions.customer_id,
-        known_sessions.as_of_date,
-        max(known_sessions.last_event_at) as last_event_at,
-        {%- for days in windows %}
-            cast(
-                sum(case when known_sessions.session_started_at >= population.window_{{ days }}d_start_at then 1 else 0 end)
-                as {{ dbt.type_bigint() }}
-            ) as sessions_{{ days }}d,
-            sum(
-                case when known_sessions.session_started_at >= population.window_{{ days }}d_start_at
-                    then known_sessions.product_views else 0 end
-            ) as product_views_{{ days }}d,
-            sum(
-                case when known_sessions.session_started_at >= population.window_{{ days }}d_start_at
-                    then known_sessions.add_to_carts else 0 end
-            ) as add_to_carts_{{ days }}d,
-            sum(
-                case when known_sessions.session_started_at >= population.window_{{ days }}d_start_at
-                    and known_sessions.add_to_carts > 0 then 1 else 0 end
-            ) as cart_sessions_{{ days }}d,
-            sum(
-                case when known_sessions.session_started_at >= population.window_{{ days }}d_start_at
-                    and known_sessions.add_to_carts > 0 and known_sessions.has_checkout = 0 then 1 else 0 end
-            ) as abandoned_cart_sessions_{{ days }}d{{ "," if not loop.last }}
-        {%- endfor %}
+        customer_id,
+        as_of_date,
+        {%- if days == longest %}
+        max(last_event_at) as last_event_at,
+        {%- endif %}
+        count(*) as sessions,
+        sum(product_views) as product_views,
+        sum(add_to_carts) as add_to_carts,
+        count(case when add_to_carts > 0 then 1 end) as cart_sessions,
+        count(case when add_to_carts > 0 and has_checkout = 0 then 1 end) as abandoned_cart_sessions
     from known_sessions
-    inner join population
-        on
-            known_sessions.customer_id = population.customer_id
-            and known_sessions.as_of_date = population.as_of_date
-    group by known_sessions.customer_id, known_sessions.as_of_date
+    where
+        session_started_at
+        >= {{ dbt.dateadd('day', -days, 'cast(as_of_date as ' ~ dbt.type_timestamp() ~ ')') }}
+    group by customer_id, as_of_date
 ),
 
+{% endfor %}
 features as (
     select
         population.customer_id,
@@ -258,14 +249,14 @@ features as (
                 order_history.revenue_eur_{{ days }}d / nullif(order_history.orders_{{ days }}d, 0)
                 as decimal(14, 2)
             ) as avg_order_value_eur_{{ days }}d,
-            coalesce(session_history.sessions_{{ days }}d, 0) as sessions_{{ days }}d,
+            coalesce(sessions_{{ days }}d.sessions, 0) as sessions_{{ days }}d,
             cast(
-                1.0 * session_history.add_to_carts_{{ days }}d / nullif(session_history.product_views_{{ days }}d, 0)
+                1.0 * sessions_{{ days }}d.add_to_carts / nullif(sessions_{{ days }}d.product_views, 0)
                 as decimal(9, 4)
             ) as add_to_cart_rate_{{ days }}d,
             cast(
-                1.0 * session_history.abandoned_cart_sessions_{{ days }}d
-                / nullif(session_history.cart_sessions_{{ days }}d, 0)
+                1.0 * sessions_{{ days }}d.abandoned_cart_sessions
+                / nullif(sessions_{{ days }}d.cart_sessions, 0)
                 as decimal(9, 4)
             ) as cart_abandonment_rate_{{ days }}d,
         {%- endfor %}
@@ -277,7 +268,7 @@ features as (
             as decimal(9, 4)
         ) as return_rate_{{ longest }}d,
         order_history.last_order_placed_at,
-        session_history.last_event_at
+        sessions_{{ longest }}d.last_event_at
     from population
     left join attributes_as_of
         on
@@ -295,10 +286,12 @@ features as (
         on
             population.customer_id = category_preferences.customer_id
             and population.as_of_date = category_preferences.as_of_date
-    left join session_history
+    {%- for days in windows %}
+    left join sessions_{{ days }}d
         on
-            population.customer_id = session_history.customer_id
-            and population.as_of_date = session_history.as_of_date
+            population.customer_id = sessions_{{ days }}d.customer_id
+            and population.as_of_date = sessions_{{ days }}d.as_of_date
+    {%- endfor %}
 )
 
 {#-
