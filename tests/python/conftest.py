@@ -6,15 +6,20 @@ Nothing here touches data/ or target/ of the checkout, so the suite can run besi
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
+from xdist.remote import Producer
+from xdist.scheduler import LoadFileScheduling
+from xdist.workermanage import WorkerController
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -143,3 +148,82 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     """The sample warehouse after a backfill and three daily runs, each build published."""
     root = tmp_path_factory.mktemp("warehouse")
     yield build_sample_warehouse(root, SAMPLE["backfill_days"], DAILY_RUNS)
+
+
+# The modules that use the session `warehouse` fixture. xdist hands them to one worker as one
+# unit (SessionWarehouseScheduling), so the warehouse, minutes of dbt, is built once a run and
+# not once a worker. Not one build shared by both workers: the warehouse records the lake's
+# absolute file paths (a copy elsewhere would still name the original's files), and any dbt
+# command on it locks the file against the other worker's readers.
+SESSION_WAREHOUSE_MODULES = frozenset(
+    {
+        "test_access.py",
+        "test_audit_trail.py",
+        "test_column_lineage.py",
+        "test_docs.py",
+        "test_ml_tables.py",
+        "test_policy.py",
+        "test_quality_gates.py",
+        "test_retention.py",
+        "test_salt_rotation.py",
+        "test_versioning.py",
+        "test_warehouse_build.py",
+    }
+)
+SESSION_WAREHOUSE_UNIT = "session warehouse"
+# Work units in the order they start, longest first (measured with --durations, seconds on a
+# slow hour): a long unit started last would leave the other worker idle at the end. Units
+# not named here follow, in xdist's order.
+LONGEST_FIRST = (
+    SESSION_WAREHOUSE_UNIT,  # ~1500: the build (~330) and eleven modules
+    "test_dagster_runs.py",  # ~880
+    "test_reliability_faults.py",  # ~430
+    "test_erasure.py",  # ~330
+    "test_bench.py",  # ~230
+    "test_code_quality.py",  # ~145 (sqlfluff)
+)
+
+
+class SessionWarehouseScheduling(LoadFileScheduling):
+    """--dist loadfile, but with the session warehouse's modules as one unit, longest first."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = super()._split_scope(nodeid)
+        return SESSION_WAREHOUSE_UNIT if Path(module).name in SESSION_WAREHOUSE_MODULES else module
+
+    def _assign_work_unit(self, node: WorkerController) -> None:
+        def rank(scope: str) -> int:
+            name = Path(scope).name
+            return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+        # xdist assigns the unit at the front of its queue
+        self.workqueue.move_to_end(min(self.workqueue, key=rank), last=False)
+        super()._assign_work_unit(node)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(
+    config: pytest.Config, log: Producer
+) -> SessionWarehouseScheduling | None:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return SessionWarehouseScheduling(config, log)
+
+
+def uses_session_warehouse(item: pytest.Item) -> bool:
+    """Whether the test needs this file's `warehouse` (a module may define its own)."""
+    info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the item's fixtures
+    fixturedefs = info.name2fixturedefs.get("warehouse", ()) if info else ()
+    return bool(fixturedefs) and inspect.getsourcefile(fixturedefs[-1].func) == __file__
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Warn when a module uses the session warehouse but SESSION_WAREHOUSE_MODULES does not
+    list it: the other worker would build the warehouse again (slower, still correct)."""
+    unlisted = {item.path.name for item in items if uses_session_warehouse(item)}
+    unlisted -= SESSION_WAREHOUSE_MODULES
+    if unlisted:
+        warnings.warn(
+            f"add {', '.join(sorted(unlisted))} to SESSION_WAREHOUSE_MODULES in conftest.py",
+            stacklevel=1,
+        )
