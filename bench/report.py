@@ -5,7 +5,8 @@ from typing import Any
 
 STEP_LABELS = {
     "full_build": "full build (`dbt build` of the history)",
-    "daily_incremental": "daily incremental (`dbt build` of the next day)",
+    "daily_incremental": "daily incremental (`dbt build --selector daily_build`, the next day)",
+    "dataset_release": "weekly dataset release (`dbt build --selector dataset_release`)",
     "snapshot_run": "snapshot run (`dbt snapshot`)",
     "training_set_rebuild": "training-set rebuild as of a date",
     "dagster_dev_load": "`dbt parse` + Dagster definitions (a `dagster dev` load)",

@@ -4,15 +4,17 @@ For a scale the benchmark generates its lake (fixed seed), then measures, `repea
 each and always from the same starting state (a copy of the database file):
 
 1. full build: `dbt build` on an empty warehouse over 90 days of history;
-2. daily incremental: the 91st day lands; `dbt build` with that day as the window
-   (`min_date`/`max_date`, what a Dagster daily partition passes);
-3. snapshot run: `dbt snapshot` once staging holds the 91st day;
-4. training-set rebuild: `python -m orchestration.datasets rebuild` of the version the full
+2. daily incremental: the 91st day lands; `dbt build --selector daily_build` with that day
+   as the window (`min_date`/`max_date`): what the Dagster daily job runs for a partition;
+3. dataset release: `dbt build --selector dataset_release` after that day, what the weekly
+   Dagster release job runs (the training set from the whole history, the registry);
+4. snapshot run: `dbt snapshot` once staging holds the 91st day;
+5. training-set rebuild: `python -m orchestration.datasets rebuild` of the version the full
    build registered (compile with dbt, recompute from history, compare fingerprints);
-5. a code location coming up: `dbt parse` and the Dagster definitions in one fresh process,
+6. a code location coming up: `dbt parse` and the Dagster definitions in one fresh process,
    as `dagster dev` loads them; and a cold `dbt parse` (no partial parsing) on its own.
 
-Steps 1-4 each have a baseline (bench/baseline.py): the SQL dbt ran for that step, replayed
+Steps 1-5 each have a baseline (bench/baseline.py): the SQL dbt ran for that step, replayed
 through the duckdb Python API on the same starting state.
 """
 
@@ -36,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STEPS = (
     "full_build",
     "daily_incremental",
+    "dataset_release",
     "snapshot_run",
     "training_set_rebuild",
     "parse_and_load",
@@ -265,11 +268,33 @@ class ScaleRun:
             self._restore("full_build", self.database)
             result.dbt.append(
                 self._measure(
-                    DBT, "build", "--vars", self.window_vars(), log=f"daily.dbt.{attempt}.log"
+                    DBT,
+                    "build",
+                    "--selector",
+                    "daily_build",
+                    "--vars",
+                    self.window_vars(),
+                    log=f"daily.dbt.{attempt}.log",
                 )
             )
         self._save("daily_incremental")
         self._baseline("daily_incremental", "daily_incremental", start="full_build")
+
+    def dataset_release(self) -> None:
+        result = self.steps["dataset_release"] = StepResult()
+        for attempt in range(self.repeat):
+            self._restore("daily_incremental", self.database)
+            result.dbt.append(
+                self._measure(
+                    DBT,
+                    "build",
+                    "--selector",
+                    "dataset_release",
+                    log=f"release.dbt.{attempt}.log",
+                )
+            )
+        self._save("dataset_release")
+        self._baseline("dataset_release", "dataset_release", start="daily_incremental")
 
     def snapshot_run(self) -> None:
         # staging (and the views over it) with the new day, as before a daily run's snapshots
@@ -373,8 +398,10 @@ class ScaleRun:
         later ones starts from a state the full build saved)."""
         self.generate()
         self.full_build()
-        if "daily_incremental" in steps or "training_set_rebuild" in steps:
+        if {"daily_incremental", "dataset_release", "training_set_rebuild"} & set(steps):
             self.daily_incremental()
+        if "dataset_release" in steps:
+            self.dataset_release()
         if "snapshot_run" in steps:
             self.snapshot_run()
         if "training_set_rebuild" in steps:

@@ -16,6 +16,11 @@ snapshots with the dims that read them, so a whole-graph run is five dbt steps, 
 (The base_ views stay with the seeds they join: in the partitioned set they would need a
 step of their own after the seeds'.)
 - `dataset_publication`: the newest registered dataset version in DuckLake and Parquet.
+- `warehouse_read_copy`: the copy readers use during a build, refreshed at the end of a run.
+
+Which of them run when is the jobs' business (orchestration/jobs.py): the daily build, and
+the weekly dataset release (dbt tag `dataset_release`: the training set, its export and the
+registry, then the publication).
 
 Every dbt test is an asset check on its model; tests of severity error are blocking, so a
 failure stops the assets downstream of it. Every step that writes the warehouse is in the
@@ -80,12 +85,15 @@ GROUP_OWNERS = {
     "snapshots": ["team:analytics-engineering"],
     "marts": ["team:analytics-engineering"],
     "ml": ["team:ml"],
+    "warehouse": ["team:data-platform"],
 }
 
 # The ML layer refreshes by itself when something upstream changes. Not `eager()` as is:
 # its "no dependency missing" clause counts every daily partition of the partitioned
 # upstream models, and days before the lake starts or after a replayed sample ends are
-# never materialised.
+# never materialised. Not the dataset release: it runs on its own schedule, not on every
+# upstream change.
+RELEASE_TAG = "dataset_release"
 ML_AUTOMATION = (
     AutomationCondition.eager()
     .without(~AutomationCondition.any_deps_missing())
@@ -93,11 +101,15 @@ ML_AUTOMATION = (
 )
 
 # Built by the 06:00 UTC schedule (or earlier by the lake sensor): by 09:00 they must have
-# been materialised since midnight.
+# been materialised since midnight. The release (Mondays 07:00 UTC): by Monday 09:00, since
+# the Friday before (a release by hand late in the week counts).
 DAILY_FRESHNESS = FreshnessPolicy.cron(
     deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=9), timezone="UTC"
 )
-FRESHNESS_CHECKED_MODELS = ("fct_orders", "ml_training_set")
+WEEKLY_FRESHNESS = FreshnessPolicy.cron(
+    deadline_cron="0 9 * * 1", lower_bound_delta=timedelta(days=3, hours=9), timezone="UTC"
+)
+FRESHNESS_POLICIES = {"fct_orders": DAILY_FRESHNESS, "ml_training_set": WEEKLY_FRESHNESS}
 
 
 def _partitioned_models(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -177,6 +189,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
         if (
             self.get_group_name(dbt_resource_props) == "ml"
             and ".".join(dbt_resource_props["fqn"]) not in PARTITIONED_FQNS
+            and RELEASE_TAG not in dbt_resource_props["config"].get("tags", [])
         ):
             return ML_AUTOMATION
         return None
@@ -210,8 +223,8 @@ class WarehouseTranslator(DagsterDbtTranslator):
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if spec.key.path[-1] in FRESHNESS_CHECKED_MODELS:
-            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+        if spec.key.path[-1] in FRESHNESS_POLICIES:
+            spec = spec.replace_attributes(freshness_policy=FRESHNESS_POLICIES[spec.key.path[-1]])
         return spec
 
 
@@ -330,16 +343,13 @@ def registry_key() -> AssetKey:
     kinds={"ducklake", "parquet"},
     owners=GROUP_OWNERS["ml"],
     pool=WAREHOUSE_POOL,
-    automation_condition=ML_AUTOMATION,
 )
 def dataset_publication() -> MaterializeResult:
     """The newest registered version of each dataset, published to the DuckLake catalog (a
-    snapshot id to time-travel to) and exported as Parquet under a path named by its version.
-    Last, the read copy readers use while the next build writes (orchestration/backup.py)."""
+    snapshot id to time-travel to) and exported as Parquet under a path named by its version."""
     database = duckdb_path()
     ensure_writable(database)
     publications = publish_latest(database)
-    read_copy = publish_read_copy(database)
     metadata: dict[str, Any] = {}
     for publication in publications:
         # exports/<dataset>/version=<id>/<dataset>.parquet
@@ -349,5 +359,38 @@ def dataset_publication() -> MaterializeResult:
         metadata[f"{dataset}/export_path"] = MetadataValue.path(str(publication.export_path))
     if publications:
         metadata["ducklake_snapshot_id"] = max(p.ducklake_snapshot_id for p in publications)
-    metadata["read_copy"] = MetadataValue.path(str(read_copy))
     return MaterializeResult(metadata=metadata)
+
+
+def last_written_keys() -> list[AssetKey]:
+    """The warehouse's dbt assets that no other dbt asset reads: every other one is upstream
+    of one of them, so an asset depending on these comes after all of a run's dbt steps."""
+    nodes, child_map = manifest()["nodes"], manifest()["child_map"]
+    buildable = {
+        uid
+        for uid, node in nodes.items()
+        if node["resource_type"] in {"model", "seed", "snapshot"}
+        and node["package_name"] == WAREHOUSE_PACKAGE
+    }
+    return sorted(
+        translator.get_asset_key(nodes[uid])
+        for uid in buildable
+        if not set(child_map.get(uid, [])) & buildable
+    )
+
+
+@asset(
+    deps=[*last_written_keys(), dataset_publication],
+    group_name="warehouse",
+    kinds={"duckdb"},
+    owners=GROUP_OWNERS["warehouse"],
+    pool=WAREHOUSE_POOL,
+)
+def warehouse_read_copy() -> MaterializeResult:
+    """The copy of the whole warehouse that readers open while the next build writes
+    (orchestration/backup.py): published last in every daily run and every release."""
+    database = duckdb_path()
+    ensure_writable(database)
+    return MaterializeResult(
+        metadata={"path": MetadataValue.path(str(publish_read_copy(database)))}
+    )

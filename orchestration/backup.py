@@ -11,7 +11,7 @@ fast, same DuckDB version needed to open it) or DuckDB's `EXPORT DATABASE` folde
 (`export`: schema SQL and Parquet, portable across DuckDB versions). `restore` takes either
 and replaces the warehouse in one rename. `read-copy` publishes the copy readers open
 during a build (WAREHOUSE_READ_COPY_PATH, default data/warehouse.read.duckdb); Dagster's
-publication step refreshes it after every successful build.
+asset `warehouse_read_copy` refreshes it at the end of every daily run and release.
 
 Everything is written under a temporary name beside its destination and renamed, so a
 backup, restore or read copy is never seen half-written.

@@ -10,7 +10,12 @@ import orchestration.project  # noqa: F401
 # isort: on
 from dagster import Definitions
 
-from orchestration.assets import DBT_ASSETS, dataset_publication, raw_source_specs
+from orchestration.assets import (
+    DBT_ASSETS,
+    dataset_publication,
+    raw_source_specs,
+    warehouse_read_copy,
+)
 from orchestration.freshness import raw_source_freshness
 from orchestration.jobs import JOBS
 from orchestration.monitoring import MONITORING_ASSETS
@@ -19,7 +24,13 @@ from orchestration.resources import dbt_resource
 from orchestration.schedules import SCHEDULES, SENSORS
 
 defs = Definitions(
-    assets=[*raw_source_specs(), *DBT_ASSETS, dataset_publication, *MONITORING_ASSETS],
+    assets=[
+        *raw_source_specs(),
+        *DBT_ASSETS,
+        dataset_publication,
+        warehouse_read_copy,
+        *MONITORING_ASSETS,
+    ],
     asset_checks=[raw_source_freshness],
     jobs=JOBS,
     schedules=SCHEDULES,

@@ -1,7 +1,10 @@
-"""Jobs: the daily build of the whole graph, and operations with typed config.
+"""Jobs: the daily build, the weekly dataset release, and operations with typed config.
 
-- `daily_warehouse_build`: every asset, partitioned by day; launched for one partition (the
-  schedule, the lake sensor) or a range (a backfill, one run).
+- `daily_warehouse_build`: the dbt selector `daily_build` (selectors.yml), partitioned by
+  day; launched for one partition (the schedule, the lake sensor) or a range (a backfill,
+  one run).
+- `dataset_release`: the dbt selector `dataset_release` (the training set from the whole
+  history, its export, the registry) and the publication; weekly, or by hand.
 - `source_freshness`: dbt's source freshness, as checks on the raw assets.
 - `full_refresh`: `dbt build --full-refresh` of a dbt selection (default: everything). The
   registry `ml_dataset_versions` has `full_refresh: false` and snapshots ignore the flag, so
@@ -29,10 +32,16 @@ from dagster import (
     job,
     op,
 )
+from dagster_dbt import build_dbt_asset_selection
 from dagster_dbt.utils import select_unique_ids
 from pydantic import Field, field_validator, model_validator
 
-from orchestration.assets import DBT_ASSETS, WarehouseTranslator, dataset_publication
+from orchestration.assets import (
+    DBT_ASSETS,
+    WarehouseTranslator,
+    dataset_publication,
+    warehouse_read_copy,
+)
 from orchestration.datasets import DATASETS, dataset_model, rebuild
 from orchestration.dbt_build import manifest, run_dbt
 from orchestration.freshness import raw_source_freshness
@@ -53,13 +62,47 @@ from orchestration.warehouse_lock import (
     locked_failure,
 )
 
+# The same dbt selectors as `dbt build --selector ...` from the CLI and the benchmark.
+DAILY_SELECTOR = "daily_build"
+RELEASE_SELECTOR = "dataset_release"
+# At most one of these runs at a time (orchestration/dagster.yaml): a release reads what the
+# whole daily run writes, and would otherwise take the pool between its steps.
+BUILD_RUN_TAGS = {"warehouse/build": "true"}
+
+
+def dbt_selector_assets(selector: str) -> AssetSelection:
+    """The dbt assets, with their tests as checks, that a selector of selectors.yml names
+    (dagster-dbt resolves a selector against one dbt asset set at a time)."""
+    partitioned, unpartitioned = (
+        build_dbt_asset_selection([assets_def], dbt_selector=selector) for assets_def in DBT_ASSETS
+    )
+    return partitioned | unpartitioned
+
+
 daily_warehouse_job = define_asset_job(
     name="daily_warehouse_build",
-    selection=AssetSelection.assets(*DBT_ASSETS, dataset_publication, *MONITORING_ASSETS),
+    tags=BUILD_RUN_TAGS,
+    selection=dbt_selector_assets(DAILY_SELECTOR)
+    | AssetSelection.assets(*MONITORING_ASSETS, warehouse_read_copy),
     description=(
-        "The whole graph for a day (or a range of days, as one run): the incremental models "
-        "for those ingest dates, then snapshots, dims, ML tables and the registry, with every "
-        "dbt test as an asset check, then publication of the new dataset version."
+        "The graph for a day (or a range of days, as one run): the incremental models for "
+        "those ingest dates, then snapshots, dims, features, labels and the serving export, "
+        "with their dbt tests as asset checks; then the read copy. The training set and the "
+        "registry are the weekly dataset_release job."
+    ),
+)
+
+# Rebuilt from the whole history by definition (a new day moves rows between splits), so
+# not daily: a week's training set is what a model is retrained on.
+dataset_release_job = define_asset_job(
+    name="dataset_release",
+    tags=BUILD_RUN_TAGS,
+    selection=dbt_selector_assets(RELEASE_SELECTOR)
+    | AssetSelection.assets(dataset_publication, warehouse_read_copy),
+    description=(
+        "The dataset release: the training set from the whole history (splits, balance, "
+        "k-anonymised export), the registry's new versions of both datasets, their "
+        "publication to DuckLake and Parquet, then the read copy."
     ),
 )
 
@@ -402,6 +445,7 @@ def apply_retention_job():
 
 JOBS = [
     daily_warehouse_job,
+    dataset_release_job,
     source_freshness_job,
     full_refresh,
     dataset_rebuild,

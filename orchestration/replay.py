@@ -1,8 +1,9 @@
 """`make run`: generate the sample lake and replay it through the Dagster asset graph.
 
 The first days land at once and are built as a backfill; then the remaining days land one
-at a time, each followed by a build, so the snapshots record several versions of the
-customers and products that changed. It ends with a summary of what was built.
+at a time, each followed by a daily build, so the snapshots record several versions of the
+customers and products that changed. Then the dataset release (the training set and the
+registry, weekly in production), and a summary of what was built.
 
     python -m orchestration.replay --customers 2000 --backfill-days 40 --daily-runs 1
 """
@@ -24,7 +25,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 from orchestration.datasets import lakehouse_dir
 from orchestration.definitions import defs
 from orchestration.freshness import source_freshness, summary_line
-from orchestration.jobs import daily_warehouse_job
+from orchestration.jobs import daily_warehouse_job, dataset_release_job
 from orchestration.partitions import FIRST_PARTITION
 from orchestration.project import (
     data_dir,
@@ -87,18 +88,23 @@ def release_abandoned_runs(instance: DagsterInstance) -> None:
 
 def build(instance: DagsterInstance, label: str, first: date, last: date) -> None:
     """Run the daily job for the ingest dates first..last (one run, a backfill when it covers
-    several days); dbt's own output goes to data/logs/<label>.log."""
-    log_path = data_dir() / "logs" / (re.sub(r"[^a-z0-9]+", "-", label.lower()) + ".log")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
+    several days)."""
     partitions = {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
+    run_job(instance, daily_warehouse_job.name, label, partitions)
+
+
+def run_job(instance: DagsterInstance, job_name: str, label: str, tags: dict[str, str]) -> None:
+    """Run a job in process; dbt's own output goes to data/logs/<label>.log."""
+    log_path = data_dir() / "logs" / (re.sub(r"[^a-z0-9]+", "-", label.lower()) + ".log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     with log_path.open("w") as log, contextlib.redirect_stdout(log):
-        result = defs.resolve_job_def(daily_warehouse_job.name).execute_in_process(
+        result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
-            tags={"warehouse/replay": label, **partitions},
+            tags={"warehouse/replay": label, **tags},
             raise_on_error=False,
             # The step's dbt output is in the UI and the log file; here one line a build.
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
@@ -145,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
         run_generator("append", f"--out={lake_dir()}", "--days=1")
         last += timedelta(days=1)
         build(instance, f"daily run {day} of {args.daily_runs}", last, last)
+    # What the weekly schedule runs: the training set from the whole history, the registry.
+    run_job(instance, dataset_release_job.name, "dataset release", {})
 
     freshness = summary_line(source_freshness())
     with duckdb.connect(str(duckdb_path()), read_only=True) as connection:

@@ -1,4 +1,5 @@
-"""When the warehouse runs by itself: a daily schedule, a lake sensor, and automation."""
+"""When the warehouse runs by itself: a daily schedule, a weekly dataset release, a lake
+sensor, and automation."""
 
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from dagster import (
 )
 
 from orchestration.assets import raw_source_specs
-from orchestration.jobs import daily_warehouse_job, source_freshness_job
+from orchestration.jobs import daily_warehouse_job, dataset_release_job, source_freshness_job
 from orchestration.lake_inventory import READABLE, REQUIRED_COLUMNS, inspect_file
 from orchestration.partitions import daily_partitions
 from orchestration.project import lake_dir
@@ -33,6 +34,16 @@ daily_warehouse_schedule = build_schedule_from_partitioned_job(
     name="daily_warehouse_schedule",
     hour_of_day=6,
     minute_of_hour=0,
+    default_status=DefaultScheduleStatus.STOPPED,
+)
+
+# Mondays after the daily run: the week's training set and the registry's new versions.
+# (The two runs queue one after the other: tag warehouse/build, orchestration/dagster.yaml.)
+dataset_release_schedule = ScheduleDefinition(
+    name="dataset_release_schedule",
+    job=dataset_release_job,
+    cron_schedule="0 7 * * 1",
+    execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
 )
 
@@ -133,5 +144,5 @@ ml_automation_sensor = AutomationConditionSensorDefinition(
     description="Evaluates the ML layer's automation conditions (eager on upstream updates).",
 )
 
-SCHEDULES = [daily_warehouse_schedule, source_freshness_schedule]
+SCHEDULES = [daily_warehouse_schedule, dataset_release_schedule, source_freshness_schedule]
 SENSORS = [lake_partition_sensor, ml_automation_sensor]

@@ -32,6 +32,7 @@ from orchestration.assets import (
     dataset_publication,
     partitioned_models,
     warehouse_models,
+    warehouse_read_copy,
 )
 from orchestration.dbt_build import manifest
 from orchestration.definitions import defs
@@ -59,6 +60,7 @@ def test_definitions_load_and_name_the_automation():
     Definitions.validate_loadable(defs)
     assert {job.name for job in defs.jobs} >= {
         "daily_warehouse_build",
+        "dataset_release",
         "source_freshness",
         "full_refresh",
         "dataset_rebuild",
@@ -67,6 +69,7 @@ def test_definitions_load_and_name_the_automation():
     }
     assert {schedule.name for schedule in defs.schedules} == {
         "daily_warehouse_schedule",
+        "dataset_release_schedule",
         "source_freshness_schedule",
     }
     assert {sensor.name for sensor in defs.sensors} == {
@@ -118,15 +121,18 @@ def test_partitioned_set_runs_a_backfill_as_one_run():
         IngestWindow.from_keys("2026-03-04", "2026-03-02")
 
 
-def test_a_whole_graph_run_is_five_dbt_steps():
+def test_a_daily_run_is_five_dbt_steps_and_a_release_one():
     """Dagster splits a set into one step per stretch of the graph between the other set's
     assets; each step is a dbt process. Seeds and base views, then staging to fct_orders,
-    then snapshots and dims, then features, then labels to registry: five, plus the
-    publication. A model moved between sets can add steps (and a minute to every run)."""
-    job = defs.resolve_job_def("daily_warehouse_build")
-    steps = sorted(node.name for node in job.graph.nodes)
-    not_dbt = {"dataset_publication", "elementary_report"}
-    assert len([name for name in steps if name not in not_dbt]) == 5, steps
+    then snapshots and dims, then features, then labels and the serving export: five. The
+    release: one, plus the publication. A model moved between sets can add steps (and a
+    minute to every run)."""
+    not_dbt = {"dataset_publication", "warehouse_read_copy", "elementary_report"}
+    for job_name, dbt_steps in (("daily_warehouse_build", 5), ("dataset_release", 1)):
+        steps = sorted(node.name for node in defs.resolve_job_def(job_name).graph.nodes)
+        assert len([name for name in steps if name not in not_dbt]) == dbt_steps, steps
+    release = {node.name for node in defs.resolve_job_def("dataset_release").graph.nodes}
+    assert {"dataset_publication", "warehouse_read_copy"} <= release
 
 
 def test_snapshots_depend_on_staging_and_ml_on_snapshots():
@@ -186,7 +192,7 @@ def test_error_tests_are_blocking_checks():
 
 
 def test_writers_share_one_pool_and_metadata_describes_the_assets():
-    for assets_def in [*DBT_ASSETS, dataset_publication, raw_source_freshness]:
+    for assets_def in [*DBT_ASSETS, dataset_publication, warehouse_read_copy, raw_source_freshness]:
         assert assets_def.op.pool == WAREHOUSE_POOL
     for job_name, op_name in (
         ("full_refresh", "dbt_full_refresh"),
@@ -212,8 +218,11 @@ def test_writers_share_one_pool_and_metadata_describes_the_assets():
     assert columns["order_id"].type == "varchar"
     assert fct_orders.freshness_policy is not None
     assert specs["ml_training_set"].freshness_policy is not None
-    assert specs["ml_training_set"].automation_condition is not None
-    assert dataset_publication.specs_by_key[AssetKey("dataset_publication")].automation_condition
+    assert specs["ml_customer_labels"].automation_condition is not None
+    # the release runs on its schedule, not on every upstream change
+    assert specs["ml_training_set"].automation_condition is None
+    publication = dataset_publication.specs_by_key[AssetKey("dataset_publication")]
+    assert publication.automation_condition is None
     assert specs["fct_orders"].automation_condition is None
 
 
@@ -235,8 +244,9 @@ def test_ml_layer_refreshes_when_upstream_changes():
     land(fct_orders)
     result = evaluate_automation_conditions(defs, instance, ml, cursor=result.cursor)
     requested = {r.key.path[-1] for r in result.results if r.true_subset.size}
-    assert {"ml_customer_labels", "ml_training_set", REGISTRY_MODEL} <= requested
-    assert "dataset_publication" in requested
+    assert {"ml_customer_labels", "ml_customer_features_latest"} <= requested
+    # not the dataset release: its weekly schedule
+    assert not {"ml_training_set", REGISTRY_MODEL, "dataset_publication"} & requested
     result = evaluate_automation_conditions(defs, instance, ml, cursor=result.cursor)
     assert result.total_requested == 0
 

@@ -1,5 +1,5 @@
-"""Dagster runs against a real warehouse: daily partitions, a backfill as one run, blocking
-checks, and a second writer refused.
+"""Dagster runs against a real warehouse: daily partitions and the weekly release, a backfill
+as one run, blocking checks, and a second writer refused.
 
 One small lake of 36 days is built by dbt up to day 33 (the fixture); each test works on its
 own copy of that warehouse and runs Dagster in process on the last three days.
@@ -19,12 +19,14 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import run_dbt, run_generator, warehouse_env
 from dagster import AssetKey, DagsterInstance, materialize
+from dagster_dbt.utils import select_unique_ids
 from openlineage_validation import run_event
 
 from orchestration import dbt_build, openlineage_events
 from orchestration.assets import DBT_ASSETS, partitioned_models
 from orchestration.definitions import defs
 from orchestration.fingerprint import fingerprint
+from orchestration.jobs import DAILY_SELECTOR, RELEASE_SELECTOR
 from orchestration.project import WAREHOUSE_PACKAGE
 from orchestration.resources import dbt_resource
 
@@ -123,15 +125,40 @@ def run_partitioned_models(instance: DagsterInstance, first: str, last: str):
     )
 
 
+def built_models(unique_ids: set[str]) -> set[str]:
+    """The models and snapshots among `unique_ids`: what OpenLineage reports as built."""
+    return {
+        uid
+        for uid in unique_ids
+        if MANIFEST["nodes"][uid]["resource_type"] in {"model", "snapshot"}
+        and MANIFEST["nodes"][uid]["config"]["materialized"] != "ephemeral"
+    }
+
+
+def selected_by(selector: str) -> set[str]:
+    """Unique ids of the warehouse's seeds, models and snapshots a dbt selector names."""
+    return {
+        uid
+        for uid in select_unique_ids(
+            select="", exclude="", selector=selector, project=None, manifest_json=MANIFEST
+        )
+        if uid.split(".")[0] in {"model", "seed", "snapshot"}
+        and MANIFEST["nodes"][uid]["package_name"] == WAREHOUSE_PACKAGE
+    }
+
+
 @pytest.mark.slow
-def test_two_consecutive_partitions_build_both_days_and_pass_every_check(warehouse, base):
+def test_two_daily_partitions_then_a_release_build_everything_and_pass_every_check(warehouse, base):
     instance = DagsterInstance.ephemeral()
     job = daily_job()
-    expected_checks = {
+    every_check = {
         (check.asset_key, check.name)
         for assets_def in DBT_ASSETS
         for check in assets_def.check_keys
     }
+    daily_checks = set(job.asset_layer.asset_graph.asset_check_keys)
+    release_models = selected_by(RELEASE_SELECTOR)
+    assert release_models and release_models.isdisjoint(selected_by(DAILY_SELECTOR))
     run_ids = []
     for day in DAYS[:2]:
         result = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
@@ -140,9 +167,27 @@ def test_two_consecutive_partitions_build_both_days_and_pass_every_check(warehou
         evaluations = result.get_asset_check_evaluations()
         failed = [(e.asset_key.path[-1], e.check_name) for e in evaluations if not e.passed]
         assert not failed
-        # every dbt test ran, as a check of its model, including tests that read another
-        # set's models (relationships to a seed, fct_orders to dim_customers)
-        assert {(e.asset_key, e.check_name) for e in evaluations} == expected_checks
+        # every dbt test of the daily selection ran, as a check of its model, including tests
+        # that read another set's models (relationships to a seed, fct_orders to dim_customers)
+        assert {(e.asset_key, e.check_name) for e in evaluations} == {
+            (check.asset_key, check.name) for check in daily_checks
+        }
+        built = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()}
+        assert "ml_customer_features" in built and "ml_training_set" not in built
+        assert "dataset_publication" not in built
+
+    # the weekly release: the training set from the whole history, the registry, and the
+    # publication; with the daily runs, every dbt test ran
+    released = defs.resolve_job_def("dataset_release").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    assert released.success, failure_messages(released)
+    evaluations = released.get_asset_check_evaluations()
+    assert all(e.passed for e in evaluations)
+    assert {(e.asset_key, e.check_name) for e in evaluations} | {
+        (check.asset_key, check.name) for check in daily_checks
+    } == every_check
+    run_ids.append(released.run_id)
 
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         staged_days = {
@@ -192,7 +237,7 @@ def test_two_consecutive_partitions_build_both_days_and_pass_every_check(warehou
     assert audited == [(result.run_id,)]
     publication = next(
         event
-        for event in result.get_asset_materialization_events()
+        for event in released.get_asset_materialization_events()
         if event.asset_key == AssetKey("dataset_publication")
     )
     assert publication.materialization.metadata["training_set/fingerprint"].value
@@ -209,8 +254,17 @@ def test_two_consecutive_partitions_build_both_days_and_pass_every_check(warehou
     )
     assert rebuilt.success, failure_messages(rebuilt)
 
-    # OpenLineage: every dbt step of both runs emitted valid events, under its Dagster run
-    assert_openlineage_events_name_every_model(openlineage_events.events_file(), run_ids)
+    # OpenLineage: every dbt step of the three runs emitted valid events, under its Dagster
+    # run: five steps a daily run, one for the release
+    daily_models = built_models(selected_by(DAILY_SELECTOR))
+    assert_openlineage_events_name_every_model(
+        openlineage_events.events_file(),
+        {
+            run_ids[0]: (5, daily_models),
+            run_ids[1]: (5, daily_models),
+            run_ids[2]: (1, built_models(release_models)),
+        },
+    )
     assert metadata["openlineage_run_id"].value
 
 
@@ -220,12 +274,15 @@ def dataset_name(node: dict) -> str:
     return f"{node['database']}.{node['schema']}.{table}"
 
 
-def assert_openlineage_events_name_every_model(events_file: Path, dagster_run_ids: list[str]):
+def assert_openlineage_events_name_every_model(
+    events_file: Path, runs: dict[str, tuple[int, set[str]]]
+):
+    """`runs`: Dagster run id → (its dbt steps, the models and snapshots it built)."""
     lines = events_file.read_text().splitlines()
     events = [json.loads(line) for line in lines]
     for event in events:
         run_event(event)  # raises InvalidEvent, naming the field, if not valid
-    # the dbt invocations: their parent run is the Dagster run, five steps a run
+    # the dbt invocations: their parent run is the Dagster run, one per dbt step
     invocations = [
         e
         for e in events
@@ -233,7 +290,9 @@ def assert_openlineage_events_name_every_model(events_file: Path, dagster_run_id
         and e["job"]["facets"].get("jobType", {}).get("jobType") == "JOB"
     ]
     parents = [e["run"]["facets"]["parent"]["run"]["runId"] for e in invocations]
-    assert sorted(parents) == sorted(dagster_run_ids * 5)
+    assert sorted(parents) == sorted(
+        run_id for run_id, (steps, _) in runs.items() for _ in range(steps)
+    )
     invocation_ids = {e["run"]["runId"] for e in invocations}
 
     nodes = {**MANIFEST["nodes"], **MANIFEST["sources"]}
@@ -247,7 +306,9 @@ def assert_openlineage_events_name_every_model(events_file: Path, dagster_run_id
         and node["package_name"] == WAREHOUSE_PACKAGE
         and node["config"]["materialized"] != "ephemeral"
     }
-    for run_id in dagster_run_ids:
+    every_model = set()
+    for run_id, (_, models) in runs.items():
+        every_model |= models
         completed = {}
         for event in events:
             facets = event["run"]["facets"]
@@ -265,7 +326,8 @@ def assert_openlineage_events_name_every_model(events_file: Path, dagster_run_id
                     {dataset["name"] for dataset in event["inputs"]},
                     event["outputs"][0]["name"],
                 )
-        assert completed == expected
+        assert completed == {uid: expected[uid] for uid in models}
+    assert every_model == set(expected)
     training_set = next(
         e["outputs"][0]["facets"]
         for e in events
