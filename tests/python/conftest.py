@@ -107,7 +107,8 @@ def run_datasets(env: dict[str, str], *args: str) -> subprocess.CompletedProcess
 
 
 def build_and_publish(warehouse: Warehouse) -> None:
-    """What the daily Dagster job does: dbt build, then publish the new dataset version."""
+    """A daily run and a release at once, as from the command line: `dbt build` of
+    everything, then publish the new dataset version."""
     warehouse.dbt("build")
     published = run_datasets(warehouse.env, "publish")
     if published.returncode != 0:
