@@ -139,7 +139,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         "--disable-sync",
         "--disable-dev-shm-usage",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--window-size=1600,1400",
+        # Tall enough for the whole ML group's graph: the UI leaves out what lies outside
+        # the window, and the test looks for fct_orders, upstream at its edge.
+        "--window-size=1600,2000",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
