@@ -260,41 +260,39 @@ class ScaleRun:
         self._save("full_build")
         self._baseline("full_build", "full_build", start=None)
 
+    def _dbt_step(self, step: str, start: str, *dbt_args: str, log: str) -> None:
+        """`dbt <dbt_args>`, `repeat` times, each from the saved state `start`; the result is
+        saved as state `step`, and the baseline replays it from the same start."""
+        result = self.steps[step] = StepResult()
+        for attempt in range(self.repeat):
+            self._restore(start, self.database)
+            result.dbt.append(self._measure(DBT, *dbt_args, log=f"{log}.dbt.{attempt}.log"))
+        self._save(step)
+        self._baseline(step, step, start=start)
+
     def daily_incremental(self) -> None:
         lake = f"--out={self.root / 'lake'}"
         self._quiet(PYTHON, "-m", "generator", "append", lake, "--days=1", log="generate.log")
-        result = self.steps["daily_incremental"] = StepResult()
-        for attempt in range(self.repeat):
-            self._restore("full_build", self.database)
-            result.dbt.append(
-                self._measure(
-                    DBT,
-                    "build",
-                    "--selector",
-                    "daily_build",
-                    "--vars",
-                    self.window_vars(),
-                    log=f"daily.dbt.{attempt}.log",
-                )
-            )
-        self._save("daily_incremental")
-        self._baseline("daily_incremental", "daily_incremental", start="full_build")
+        self._dbt_step(
+            "daily_incremental",
+            "full_build",
+            "build",
+            "--selector",
+            "daily_build",
+            "--vars",
+            self.window_vars(),
+            log="daily",
+        )
 
     def dataset_release(self) -> None:
-        result = self.steps["dataset_release"] = StepResult()
-        for attempt in range(self.repeat):
-            self._restore("daily_incremental", self.database)
-            result.dbt.append(
-                self._measure(
-                    DBT,
-                    "build",
-                    "--selector",
-                    "dataset_release",
-                    log=f"release.dbt.{attempt}.log",
-                )
-            )
-        self._save("dataset_release")
-        self._baseline("dataset_release", "dataset_release", start="daily_incremental")
+        self._dbt_step(
+            "dataset_release",
+            "daily_incremental",
+            "build",
+            "--selector",
+            "dataset_release",
+            log="release",
+        )
 
     def snapshot_run(self) -> None:
         # staging (and the views over it) with the new day, as before a daily run's snapshots
@@ -310,12 +308,7 @@ class ScaleRun:
             log="snapshot.prepare.log",
         )
         self._save("before_snapshot")
-        result = self.steps["snapshot_run"] = StepResult()
-        for attempt in range(self.repeat):
-            self._restore("before_snapshot", self.database)
-            result.dbt.append(self._measure(DBT, "snapshot", log=f"snapshot.dbt.{attempt}.log"))
-        self._save("snapshot_run")
-        self._baseline("snapshot_run", "snapshot_run", start="before_snapshot")
+        self._dbt_step("snapshot_run", "before_snapshot", "snapshot", log="snapshot")
 
     def training_set_rebuild(self) -> None:
         self._restore("daily_incremental", self.database)
