@@ -18,6 +18,11 @@
     {{ return(30) }}
 {%- endmacro %}
 
+{# Start of a trailing window: `days` days before 00:00 of the as-of date. #}
+{% macro window_start_at(days, as_of_date) -%}
+    {{ dbt.dateadd('day', -days, 'cast(' ~ as_of_date ~ ' as ' ~ dbt.type_timestamp() ~ ')') }}
+{%- endmacro %}
+
 {% macro customer_features(as_of_dates_sql) -%}
 {%- set windows = feature_windows() -%}
 {%- set longest = windows | max -%}
@@ -32,8 +37,7 @@ as_of_moments as (
         as_of_date,
         cast(as_of_date as {{ dbt.type_timestamp() }}) as as_of_at,
         {%- for days in windows %}
-            {{ dbt.dateadd('day', -days, 'cast(as_of_date as ' ~ dbt.type_timestamp() ~ ')') }}
-                as window_{{ days }}d_start_at{{ "," if not loop.last }}
+            {{ window_start_at(days, 'as_of_date') }} as window_{{ days }}d_start_at{{ "," if not loop.last }}
         {%- endfor %}
     from as_of_dates
 ),
@@ -225,7 +229,7 @@ sessions_{{ days }}d as (
     from known_sessions
     where
         session_started_at
-        >= {{ dbt.dateadd('day', -days, 'cast(as_of_date as ' ~ dbt.type_timestamp() ~ ')') }}
+        >= {{ window_start_at(days, 'as_of_date') }}
     group by customer_id, as_of_date
 ),
 
