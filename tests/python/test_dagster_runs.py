@@ -156,7 +156,9 @@ def test_two_daily_partitions_then_a_release_build_everything_and_pass_every_che
         for assets_def in DBT_ASSETS
         for check in assets_def.check_keys
     }
-    daily_checks = set(job.asset_layer.asset_graph.asset_check_keys)
+    daily_checks = {
+        (check.asset_key, check.name) for check in job.asset_layer.asset_graph.asset_check_keys
+    }
     release_models = selected_by(RELEASE_SELECTOR)
     assert release_models and release_models.isdisjoint(selected_by(DAILY_SELECTOR))
     run_ids = []
@@ -169,9 +171,7 @@ def test_two_daily_partitions_then_a_release_build_everything_and_pass_every_che
         assert not failed
         # every dbt test of the daily selection ran, as a check of its model, including tests
         # that read another set's models (relationships to a seed, fct_orders to dim_customers)
-        assert {(e.asset_key, e.check_name) for e in evaluations} == {
-            (check.asset_key, check.name) for check in daily_checks
-        }
+        assert {(e.asset_key, e.check_name) for e in evaluations} == daily_checks
         built = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()}
         assert "ml_customer_features" in built and "ml_training_set" not in built
         assert "dataset_publication" not in built
@@ -184,9 +184,7 @@ def test_two_daily_partitions_then_a_release_build_everything_and_pass_every_che
     assert released.success, failure_messages(released)
     evaluations = released.get_asset_check_evaluations()
     assert all(e.passed for e in evaluations)
-    assert {(e.asset_key, e.check_name) for e in evaluations} | {
-        (check.asset_key, check.name) for check in daily_checks
-    } == every_check
+    assert {(e.asset_key, e.check_name) for e in evaluations} | daily_checks == every_check
     run_ids.append(released.run_id)
 
     with duckdb.connect(str(warehouse), read_only=True) as connection:
