@@ -1,8 +1,8 @@
 {#
-    The customer feature SQL, shared by the training table (ml_customer_features, every
-    as-of date) and the serving table (ml_customer_features_latest, today's as-of date).
-    Sharing one macro is what makes training-serving skew impossible by construction; a
-    test compares the two on their common as-of date.
+    The customer feature SQL of the training table (ml_customer_features, every as-of
+    date). The serving table (ml_customer_features_latest)
+    is that table's newest as-of date, which makes training-serving skew impossible by
+    construction; a test compares the two on their common as-of date.
 
     `as_of_dates_sql` is a query returning a column `as_of_date`. For each as-of date D and
     each customer alive at D, every input is cut twice: by event time (strictly before
@@ -318,6 +318,11 @@ select
 from features
 {%- endmacro %}
 
+
+{# Every column of a customer feature row, in order: the features, then the RFM scores. #}
+{% macro scored_customer_feature_columns() -%}
+    {{ return(customer_feature_columns() + ['recency_score', 'frequency_score', 'monetary_score']) }}
+{%- endmacro %}
 
 {# The columns the features CTE produces, in order; the scores are appended after them. #}
 {% macro customer_feature_columns() -%}

@@ -1,11 +1,23 @@
 {#-
     Serving features: one row per live customer as of the morning after the newest landed
-    day, from the same customer_features macro as the training table, so a model sees in
-    production exactly the features it was trained on.
+    day. They are the training table's rows of its newest as-of date, so a model sees in
+    production exactly the features it was trained on, and a daily run computes them once
+    (the training table's incremental run already does).
 -#}
-{%- set as_of_dates_sql %}
-    select cast({{ dbt.dateadd('day', 1, 'max(_ingest_date)') }} as date) as as_of_date
-    from {{ ref('stg_shop__orders') }}
-{%- endset %}
+{%- set training_features = ref('ml_customer_features', v=1) %}
+{%- set columns = scored_customer_feature_columns() %}
 
-{{ customer_features(as_of_dates_sql) }}
+with
+
+newest_as_of_date as (
+    select max(as_of_date) as as_of_date
+    from {{ training_features }}
+)
+
+select
+    {%- for column in columns %}
+        training_features.{{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
+from {{ training_features }} as training_features
+inner join newest_as_of_date
+    on training_features.as_of_date = newest_as_of_date.as_of_date

@@ -1,9 +1,10 @@
 {#-
     Training features: one row per customer alive on an as-of date, for every as-of date
-    (the morning after each landed day). The SQL is the customer_features macro, shared with
-    ml_customer_features_latest. A row for D uses only what had happened and landed before
-    D, so later data never changes it: the table is incremental by as-of date, and any
-    registered version rebuilds bit for bit (docs/versioning.md).
+    (the morning after each landed day). The SQL is the customer_features macro;
+    ml_customer_features_latest serves the rows of the newest as-of date. A row for D uses
+    only what had happened and landed before D, so later data never changes it: the table
+    is incremental by as-of date, and any registered version rebuilds bit for bit
+    (docs/versioning.md).
     var dataset_as_of (YYYY-MM-DD) caps the as-of dates, to rebuild a registered version.
 -#}
 {{ config(

@@ -8,7 +8,7 @@
 {{ config(materialized='view') }}
 
 {%- set renamed = {'is_marketing_opt_in': 'has_marketing_consent'} %}
-{%- set v1_columns = customer_feature_columns() + ['recency_score', 'frequency_score', 'monetary_score'] %}
+{%- set v1_columns = scored_customer_feature_columns() %}
 
 select
     {%- for column in v1_columns %}

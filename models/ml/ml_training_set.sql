@@ -22,7 +22,7 @@
         ~ ") must be shares between 0 and 1 that leave room for a test split"
     ) }}
 {%- endif %}
-{%- set feature_columns = customer_feature_columns() + ['recency_score', 'frequency_score', 'monetary_score'] %}
+{%- set feature_columns = scored_customer_feature_columns() %}
 
 with
 

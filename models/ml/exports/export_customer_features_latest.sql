@@ -13,7 +13,7 @@
     options={'partition_by': 'as_of_date', 'overwrite': true},
 ) }}
 
-{%- set columns = customer_feature_columns() + ['recency_score', 'frequency_score', 'monetary_score'] %}
+{%- set columns = scored_customer_feature_columns() %}
 {%- set columns = columns | reject('equalto', 'country_code') | list %}
 
 select

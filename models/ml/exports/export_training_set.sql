@@ -16,9 +16,8 @@
     options={'partition_by': 'entity_split', 'overwrite': true},
 ) }}
 
-{%- set columns = customer_feature_columns()
-    + ['recency_score', 'frequency_score', 'monetary_score', 'churned_30d', 'spend_next_30d_eur',
-       'time_split', 'entity_split'] %}
+{%- set columns = scored_customer_feature_columns()
+    + ['churned_30d', 'spend_next_30d_eur', 'time_split', 'entity_split'] %}
 {%- set columns = columns | reject('equalto', 'country_code') | list %}
 
 select
