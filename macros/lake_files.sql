@@ -30,12 +30,16 @@
     {{ return(required) }}
 {%- endmacro %}
 
-{# One row per landed file of the source: its inspection as JSON text in column `inspection`. #}
-{% macro lake_file_inspections(source_name, folder, decode=true) -%}
-    {{ return(adapter.dispatch('lake_file_inspections', 'ml_warehouse')(source_name, folder, decode)) }}
+{#
+    One row per landed file of the source: its inspection as JSON text in column
+    `inspection`. `known_inventory` (a previous lake_file_inventory, or none) lends each
+    unchanged file its previous inspection (orchestration/lake_inventory.py says why).
+#}
+{% macro lake_file_inspections(source_name, folder, decode=true, known_inventory=none) -%}
+    {{ return(adapter.dispatch('lake_file_inspections', 'ml_warehouse')(source_name, folder, decode, known_inventory)) }}
 {%- endmacro %}
 
-{% macro duckdb__lake_file_inspections(source_name, folder, decode) -%}
+{% macro duckdb__lake_file_inspections(source_name, folder, decode, known_inventory) -%}
     {%- set required = [] -%}
     {%- for column in lake_required_columns(source_name) -%}
         {%- do required.append(dbt.string_literal(column)) -%}
@@ -43,15 +47,35 @@
     select
         '{{ source_name }}' as source_name,
         lake_file_inspection(
-            file,
+            landed.file,
             {{ dbt.string_literal(folder | replace("'", "''")) }},
             [{{ required | join(', ') }}]::varchar[],
-            {{ 'true' if decode else 'false' }}
+            {{ 'true' if decode else 'false' }},
+            {{ 'known.inspection' if known_inventory is not none else 'null' }}
         ) as inspection
-    from glob({{ dbt.string_literal((folder ~ '/**') | replace("'", "''")) }})
+    from glob({{ dbt.string_literal((folder ~ '/**') | replace("'", "''")) }}) as landed
+    {%- if known_inventory is not none %}
+        left join (
+            select
+                file_path,
+                json_object(
+                    'path', file_path,
+                    'partition_folder', partition_folder,
+                    'ingest_date', ingest_date,
+                    'size_bytes', size_bytes,
+                    'status', status,
+                    'error', error,
+                    'columns', file_columns,
+                    'modified_us', epoch_us(modified_at)
+                ) as inspection
+            from {{ known_inventory }}
+            where source_name = '{{ source_name }}'
+        ) as known
+            on landed.file = known.file_path
+    {%- endif %}
 {%- endmacro %}
 
-{% macro default__lake_file_inspections(source_name, folder, decode) -%}
+{% macro default__lake_file_inspections(source_name, folder, decode, known_inventory) -%}
     {{ exceptions.raise_compiler_error(
         "lake_file_inspections has no implementation for adapter '" ~ adapter.type() ~ "': add "
         ~ adapter.type() ~ "__lake_file_inspections in macros/lake_files.sql"

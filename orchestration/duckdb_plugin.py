@@ -3,7 +3,7 @@
 It does three things inside the dbt process:
 
 - registers the DuckDB function `lake_file_inspection(path, source_dir, required_columns,
-  decode)` on every connection: the JSON of orchestration.lake_inventory.inspect_file, so the
+  decode, known)` on every connection: the JSON of orchestration.lake_inventory.inspect_file, so the
   model audit.lake_file_inventory and the PII policy hook can sort landed files into
   readable and quarantined in SQL;
 - refuses, with one clear message, to open a warehouse another process is writing;
@@ -43,9 +43,12 @@ def register_inspection(connection: duckdb.DuckDBPyConnection) -> None:
                 duckdb.sqltype("VARCHAR"),
                 duckdb.list_type(duckdb.sqltype("VARCHAR")),
                 duckdb.sqltype("BOOLEAN"),
+                duckdb.sqltype("VARCHAR"),
             ],
             duckdb.sqltype("VARCHAR"),
             side_effects=True,
+            # known (the previous inspection) is null for a new file: call the function anyway
+            null_handling="special",
         )
 
 

@@ -22,6 +22,12 @@ row-quarantined by the base models instead.
 dbt calls `inspect_file` through the DuckDB function `lake_file_inspection` registered by
 orchestration/duckdb_plugin.py; the function is plain Python so other tools (the
 benchmark) can replay the same decision without dbt: `inventory_source(lake, source)`.
+
+Decoding every text value of every file is most of the inventory's cost, and a day's run
+lands a handful of files among hundreds. So a file's previous inspection (`known`) is
+reused while its path, size and modification time are unchanged: a file rewritten,
+truncated or re-delivered is inspected again. A change to these checks needs one
+`dbt build --full-refresh --select lake_file_inventory` to re-inspect every file.
 """
 
 import json
@@ -64,9 +70,14 @@ class FileInspection:
     status: str
     error: str | None
     columns: list[str] = field(default_factory=list)
+    modified_us: int = 0  # the file's modification time, microseconds since the epoch
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "FileInspection":
+        return cls(**json.loads(text))
 
 
 def partition_date(folder: str) -> str | None:
@@ -108,13 +119,24 @@ def inspect_file(
     source_dir: str | Path,
     required_columns: Sequence[str] = (),
     decode: bool = True,
+    known: FileInspection | None = None,
 ) -> FileInspection:
-    """Inspect one landed file of the source whose folder is `source_dir`."""
+    """Inspect one landed file of the source whose folder is `source_dir`; `known` is its
+    previous inspection, returned as it is while the file is unchanged."""
     file = Path(path)
     relative = file.relative_to(source_dir) if file.is_relative_to(source_dir) else file
     folder = "/".join(relative.parts[:-1])
     ingest_date = partition_date(folder)
-    size = file.stat().st_size if file.exists() else 0
+    stat = file.stat() if file.exists() else None
+    size = stat.st_size if stat else 0
+    modified_us = stat.st_mtime_ns // 1000 if stat else 0
+    if (
+        known is not None
+        and known.path == str(path)
+        and known.size_bytes == size
+        and known.modified_us == modified_us
+    ):
+        return known
 
     def result(error: str | None, columns: list[str] | None = None) -> FileInspection:
         return FileInspection(
@@ -125,6 +147,7 @@ def inspect_file(
             status=READABLE if error is None else QUARANTINED,
             error=error,
             columns=columns or [],
+            modified_us=modified_us,
         )
 
     if ingest_date is None:
@@ -203,10 +226,16 @@ def readable_paths(inspections: Sequence[FileInspection]) -> list[str]:
 
 
 def inspection_json(
-    path: str, source_dir: str, required_columns: list[str] | None, decode: bool
+    path: str,
+    source_dir: str,
+    required_columns: list[str] | None,
+    decode: bool,
+    known: str | None = None,
 ) -> str:
-    """`inspect_file` as JSON text: the body of the DuckDB function `lake_file_inspection`."""
-    return inspect_file(path, source_dir, required_columns or (), decode).to_json()
+    """`inspect_file` as JSON text: the body of the DuckDB function `lake_file_inspection`;
+    `known` is the file's previous inspection as JSON, or null."""
+    previous = FileInspection.from_json(known) if known else None
+    return inspect_file(path, source_dir, required_columns or (), decode, previous).to_json()
 
 
 SOURCES = tuple(REQUIRED_COLUMNS)

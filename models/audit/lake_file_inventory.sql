@@ -3,9 +3,16 @@
     models read it) or quarantined (they do not; audit.quarantined_files says why). The
     checks are orchestration/lake_inventory.py's, called through the DuckDB function
     lake_file_inspection (orchestration/duckdb_plugin.py). Rebuilt by every run: the lake
-    is the truth, and a file fixed or removed there changes its row.
+    is the truth, and a file fixed or removed there changes its row. A file unchanged since
+    the previous run (same path, size and modification time) keeps its inspection, unless
+    the run is a --full-refresh.
 -#}
 {%- set folders = lake_source_folders() %}
+{%- set known_inventory = none if flags.FULL_REFRESH else load_relation(this) %}
+{%- if known_inventory is not none and 'modified_at' not in adapter.get_columns_in_relation(known_inventory) | map(attribute='name') %}
+    {#- built before files had a modification time: inspect them all once more #}
+    {%- set known_inventory = none %}
+{%- endif %}
 {#- Reads every source's folder (for lineage, docs and the Dagster graph): #}
 {%- for source_name in shop_natural_keys() %}
 -- depends_on: {{ source('shop', source_name) }}
@@ -15,7 +22,7 @@ with
 
 inspections as (
     {%- for source_name, folder in folders.items() %}
-        {{ lake_file_inspections(source_name, folder) }}
+        {{ lake_file_inspections(source_name, folder, known_inventory=known_inventory) }}
         {% if not loop.last %}union all{% endif %}
     {%- else %}
         select
@@ -33,5 +40,6 @@ select
     cast(json_extract_string(inspection, '$.size_bytes') as bigint) as size_bytes,
     json_extract_string(inspection, '$.status') as status,
     json_extract_string(inspection, '$.error') as error,
-    cast(json_extract(inspection, '$.columns') as {{ dbt.type_string() }}[]) as file_columns
+    cast(json_extract(inspection, '$.columns') as {{ dbt.type_string() }}[]) as file_columns,
+    make_timestamp(cast(json_extract(inspection, '$.modified_us') as bigint)) as modified_at
 from inspections

@@ -2,6 +2,7 @@
 file-quarantined with its error, the build ends with a summary, and nothing is lost:
 rows landed = kept + duplicates + quarantined, files landed = read + quarantined."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -205,3 +206,42 @@ def test_a_lake_without_the_mid_history_column_builds(hostile) -> None:
             "select count(*), count(preferred_language) from staging.stg_shop__customers"
         ).fetchone()
     assert kept > 0 and languages == 0
+
+
+def test_an_unchanged_file_keeps_its_inspection_until_it_changes_or_a_full_refresh(
+    tmp_path: Path,
+) -> None:
+    """The inventory decodes only new or changed files (path, size and modification time):
+    a file whose bytes were swapped in place under the same size and time keeps its
+    readable verdict; touching it, or a --full-refresh, inspects it again."""
+    lake = tmp_path / "lake"
+    subprocess.run(
+        [sys.executable, "-m", "generator", "generate", "--seed=3", "--customers=10",
+         "--start-date=2026-03-01", "--days=1", f"--out={lake}"],
+        cwd=REPO_ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    env = warehouse_env(tmp_path)
+    inventory = ("run", "--select", "lake_file_inventory")
+
+    def status(path: Path) -> str:
+        with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+            (value,) = connection.execute(
+                "select status from audit.lake_file_inventory where file_path = ?", [str(path)]
+            ).fetchone()
+        return value
+
+    run_dbt(env, *inventory)
+    swapped, touched = (first_file(lake, source, "2026-03-01") for source in ("orders", "events"))
+    assert status(swapped) == status(touched) == READABLE
+    for path in (swapped, touched):
+        before = path.stat()
+        path.write_bytes(b"X" * before.st_size)  # same size, not Parquet any more
+        if path == swapped:
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    run_dbt(env, *inventory)
+    assert status(swapped) == READABLE  # unchanged to the inventory: not inspected again
+    assert status(touched) == QUARANTINED
+
+    run_dbt(env, *inventory, "--full-refresh")
+    assert status(swapped) == QUARANTINED
