@@ -15,9 +15,10 @@ newest_as_of_date as (
 )
 
 select
-    {%- for column in columns %}
-        training_features.{{ column }}{{ "," if not loop.last }}
+    {%- for column in columns if column != 'as_of_date' %}
+        training_features.{{ column }},
     {%- endfor %}
+    training_features.as_of_date
 from {{ training_features }} as training_features
 inner join newest_as_of_date
     on training_features.as_of_date = newest_as_of_date.as_of_date
