@@ -1,9 +1,10 @@
 {#
     Which ingest dates a run reads and rewrites.
 
-    The vars min_date and max_date bound the lake partitions a run reads (Dagster's daily
-    partitions set them; the defaults mean "everything"). They come from the command line,
-    so they are checked to be plain ISO dates before they reach SQL (macros/validated_vars.sql).
+    The vars min_date and max_date bound the lake partitions a run reads (the defaults mean
+    "everything"). They come from the command line, so they are checked to be plain ISO
+    dates before they reach SQL (macros/validated_vars.sql). Dagster's daily partitions (and
+    the benchmark) give the window through the environment instead: window_date below.
 
     Incremental models rewrite whole ingest dates: from `incremental_window_start()` to
     max_date. That start is lookback_days before min_date when min_date is given, else
@@ -11,6 +12,42 @@
     lands late in a recent partition is still picked up, and re-running a day replaces it
     instead of adding to it.
 #}
+{#
+    min_date or max_date of this run: the var, or the environment variable
+    WAREHOUSE_WINDOW_MIN_DATE / WAREHOUSE_WINDOW_MAX_DATE, read only while the run executes.
+    Why: dbt re-parses the whole project whenever the vars differ from its last parse
+    (about 10 s, a fifth of a daily run at scale M), and every day's window is new; an
+    environment variable read at execution time is not part of what dbt parsed. The
+    run's log says when the window came from the environment (announce_ingest_window). A
+    run given both, with different dates, is refused.
+#}
+{% macro window_date(name) -%}
+    {%- set from_var = validated_date_var(name) -%}
+    {%- set variable = 'WAREHOUSE_WINDOW_' ~ (name | upper) -%}
+    {%- set from_env = env_var(variable, '') if execute else '' -%}
+    {%- if from_env == '' -%}
+        {{ return(from_var) }}
+    {%- endif -%}
+    {%- set from_env = validated_date(from_env, 'environment variable ' ~ variable) -%}
+    {%- set default = {'min_date': '1900-01-01', 'max_date': '2999-12-31'}[name] -%}
+    {%- if from_var not in (default, from_env) -%}
+        {{ exceptions.raise_compiler_error(
+            "the run's window is given twice: var '" ~ name ~ "' is " ~ from_var ~ " and "
+            ~ variable ~ " is " ~ from_env ~ "; unset " ~ variable ~ " or drop the var"
+        ) }}
+    {%- endif -%}
+    {{ return(from_env) }}
+{%- endmacro %}
+
+{# on-run-start: say so when the environment narrows this run's window. #}
+{% macro announce_ingest_window() -%}
+    {%- if execute and (env_var('WAREHOUSE_WINDOW_MIN_DATE', '') or env_var('WAREHOUSE_WINDOW_MAX_DATE', '')) -%}
+        {{ log("Ingest window from the environment: " ~ window_date('min_date') ~ " to "
+            ~ window_date('max_date') ~ " (WAREHOUSE_WINDOW_MIN_DATE / _MAX_DATE; unset them "
+            ~ "for a build of everything)", info=true) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro lookback_days() -%}
     {{ return(validated_integer_var('lookback_days', 0, 365)) }}
 {%- endmacro %}
@@ -21,21 +58,21 @@
 {%- endmacro %}
 
 {% macro min_date_is_set() -%}
-    {{ return(validated_date_var('min_date') != '1900-01-01') }}
+    {{ return(window_date('min_date') != '1900-01-01') }}
 {%- endmacro %}
 
 {# Lower bound of the lake partitions read: min_date, widened by the lookback when set. #}
 {% macro lake_window_start() -%}
     {%- set lookback = lookback_days() -%}  {#- checked on every run, used or not #}
     {%- if min_date_is_set() -%}
-        {{ return(days_before(validated_date_var('min_date'), lookback)) }}
+        {{ return(days_before(window_date('min_date'), lookback)) }}
     {%- endif -%}
-    {{ return(validated_date_var('min_date')) }}
+    {{ return(window_date('min_date')) }}
 {%- endmacro %}
 
 {% macro ingest_window(column) -%}
     {{ column }} between cast('{{ lake_window_start() }}' as date)
-        and cast('{{ validated_date_var("max_date") }}' as date)
+        and cast('{{ window_date("max_date") }}' as date)
 {%- endmacro %}
 
 {# First ingest date an incremental model rewrites in this run. #}
@@ -52,5 +89,5 @@
 
 {% macro incremental_window(column, date_column='_ingest_date') -%}
     {{ column }} between cast('{{ incremental_window_start(date_column) }}' as date)
-        and cast('{{ validated_date_var("max_date") }}' as date)
+        and cast('{{ window_date("max_date") }}' as date)
 {%- endmacro %}

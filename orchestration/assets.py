@@ -5,7 +5,7 @@
 - `partitioned_models`: the models dbt builds incrementally by ingest date (staging, audit,
   fct_orders, ml_customer_features) and the views that only read them (int_), partitioned
   by day. A run of a partition or of a range of them (one run per
-  backfill) passes the range to dbt as `min_date`/`max_date`.
+  backfill) passes the range to dbt as its window (partitions.py).
 - `warehouse_models`: everything else (seeds, snapshots, dims, labels, training set,
   exports and the append-only dataset registry), unpartitioned, once per run.
 
@@ -55,7 +55,7 @@ from orchestration.backup import publish_read_copy
 from orchestration.datasets import publish_latest
 from orchestration.dbt_build import manifest, run_dbt, target_root
 from orchestration.lake_inventory import unlisted_files
-from orchestration.partitions import daily_partitions, run_window
+from orchestration.partitions import daily_partitions, run_window, window_environment
 from orchestration.project import WAREHOUSE_PACKAGE, duckdb_path, lake_dir, warehouse_project
 from orchestration.warehouse_lock import WAREHOUSE_POOL, ensure_writable
 
@@ -279,11 +279,12 @@ def refresh_lake_reads(context: AssetExecutionContext, dbt: DbtCliResource) -> N
         f"{len(unlisted)} landed file(s) are not in the base views' file lists yet (first: "
         f"{unlisted[0]}): rebuilding lake_file_inventory and the base_ views first"
     )
-    dbt.cli(
-        ["run", "--select", LAKE_READERS],
-        raise_on_error=True,
-        target_path=target_root() / "steps" / f"lake-readers-{context.run.run_id[:7]}",
-    ).wait()
+    with window_environment(None):  # every landed file: the views list them all
+        dbt.cli(
+            ["run", "--select", LAKE_READERS],
+            raise_on_error=True,
+            target_path=target_root() / "steps" / f"lake-readers-{context.run.run_id[:7]}",
+        ).wait()
 
 
 @dbt_assets(
@@ -299,13 +300,14 @@ def refresh_lake_reads(context: AssetExecutionContext, dbt: DbtCliResource) -> N
 def partitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Models by ingest date: the run's partition range is the dbt window."""
     window = run_window(context)
-    context.log.info(f"dbt window: ingest dates {window} (vars {window.dbt_vars})")
+    context.log.info(f"dbt window: ingest dates {window} ({window.environment()})")
     refresh_lake_reads(context, dbt)
     yield from run_dbt(
         context,
         dbt,
-        ["build", *window.dbt_args()],
-        metadata={"dbt_vars": MetadataValue.json(window.dbt_vars)},
+        ["build"],
+        window=window,
+        metadata={"ingest_window": MetadataValue.json(window.dbt_vars)},
     )
 
 

@@ -10,10 +10,11 @@ Every Dagster step that runs dbt goes through `run_dbt`, which
 - emits the invocation's OpenLineage events, the Dagster run as their parent
   (openlineage_events.py), and links each materialisation to its dbt run there and in the
   audit trail;
-- reuses dbt's partial-parse state between the steps of a run: each step is a new dbt
-  process in a new target folder, and a full parse costs seconds per step. dbt checks that
-  the saved state matches (project files, vars, profile) and parses fully when it does not,
-  so a stale copy is only slower, never wrong;
+- reuses dbt's partial-parse state between steps and runs: each step is a new dbt process
+  in a new target folder, and a full parse costs seconds per step. dbt checks that the
+  saved state matches (project files, vars, profile) and parses fully when it does not, so
+  a stale copy is only slower, never wrong. A partitioned step's window goes to dbt through
+  the environment, not as vars (partitions.py), so a new day does not re-parse;
 - leaves unit tests out (`--exclude-resource-type unit_test`): they test SQL logic on
   fixtures, not the day's data, so they belong to CI (`make test` runs `dbt build`), not to
   every scheduled run.
@@ -43,6 +44,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource
 
 from orchestration.openlineage_events import emit_dbt_lineage
+from orchestration.partitions import WINDOW_VARIABLES, IngestWindow, window_environment
 from orchestration.project import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
@@ -60,7 +62,7 @@ from orchestration.warehouse_lock import (
 )
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-# Saved parse states kept (one per distinct set of vars: a partition window is one).
+# Saved parse states kept (one per distinct set of vars and WAREHOUSE_ settings).
 PARSE_CACHE_ENTRIES = 8
 # Each step's dbt artifacts (manifest, run results, compiled SQL: ~8 MB) stay under
 # target/steps/ for inspection; the newest are kept, six runs' worth, not a year's.
@@ -137,7 +139,12 @@ def _parse_cache(args: Sequence[str]) -> Path:
     signature = json.dumps(
         {
             "args": [arg for arg in args if arg.startswith("{")],  # the --vars payload
-            "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("WAREHOUSE_")},
+            # not the window: dbt reads it only while running, so it is no part of the parse
+            "env": {
+                k: v
+                for k, v in sorted(os.environ.items())
+                if k.startswith("WAREHOUSE_") and k not in WINDOW_VARIABLES
+            },
         },
         sort_keys=True,
     )
@@ -239,8 +246,11 @@ def run_dbt(
     indirect_selection: str | None = None,
     translator: DagsterDbtTranslator | None = None,
     metadata: Mapping[str, Any] | None = None,
+    window: IngestWindow | None = None,
 ) -> Iterator[Any]:
     """Run a dbt command for this step and yield its Dagster events (see the module doc).
+
+    `window` is the ingest window of a partitioned step; without one, dbt builds everything.
 
     `indirect_selection` "buildable" keeps dbt from running, in this step, tests that also
     read models of a later step (dbt's default, eager, runs every test that touches a
@@ -267,7 +277,7 @@ def run_dbt(
         "DAGSTER_RUN_ID": context.run.run_id,
         "WAREHOUSE_RUN_BY": f"dagster job {context.run.job_name}",
     }
-    with _environment(step_environment):
+    with _environment(step_environment), window_environment(window):
         cache = _parse_cache(args)  # the clock is read by dbt_project.yml: part of the state
         _restore_parse_state(cache, target_path)
         invocation = dbt.cli(

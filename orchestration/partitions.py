@@ -1,17 +1,21 @@
-"""Daily partitions: one per lake ingest date, and how a run's partitions become dbt vars.
+"""Daily partitions: one per lake ingest date, and how a run's partitions reach dbt.
 
 A partition key is an ingest date (`YYYY-MM-DD`, the `ingest_date=` folder of the lake).
 A run of one partition, or of a range of them (a backfill runs as one run: the partitioned
 dbt assets have `BackfillPolicy.single_run()`), passes its first and last day to dbt as
-the vars `min_date` and `max_date`; the incremental models then rewrite exactly those ingest
-dates, plus `lookback_days` before them (macros/ingest_window.sql).
+its window (the environment variables WAREHOUSE_WINDOW_MIN_DATE and _MAX_DATE, which dbt
+reads as the vars `min_date` and `max_date`); the incremental models then rewrite exactly
+those ingest dates, plus `lookback_days` before them (macros/ingest_window.sql). Not as
+`--vars`: dbt re-parses the whole project whenever its vars change, and each day's window
+is new.
 
 The first partition is WAREHOUSE_FIRST_PARTITION (default 2026-01-01, the sample lake's
 default start); partitions end with the last complete day (yesterday, UTC).
 """
 
-import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,15 +44,35 @@ class IngestWindow:
 
     @property
     def dbt_vars(self) -> dict[str, str]:
+        """The window as the dbt vars it stands for (recorded with each materialisation)."""
         return {"min_date": self.min_date.isoformat(), "max_date": self.max_date.isoformat()}
 
-    def dbt_args(self) -> list[str]:
-        return ["--vars", json.dumps(self.dbt_vars)]
+    def environment(self) -> dict[str, str]:
+        return {f"WAREHOUSE_WINDOW_{name.upper()}": day for name, day in self.dbt_vars.items()}
 
     def __str__(self) -> str:
         if self.min_date == self.max_date:
             return self.min_date.isoformat()
         return f"{self.min_date.isoformat()}..{self.max_date.isoformat()}"
+
+
+WINDOW_VARIABLES = ("WAREHOUSE_WINDOW_MIN_DATE", "WAREHOUSE_WINDOW_MAX_DATE")
+
+
+@contextmanager
+def window_environment(window: IngestWindow | None) -> Iterator[None]:
+    """The dbt processes started inside get `window` (None: no window, a build of
+    everything), whatever this process's environment held: a variable left in the shell
+    that started Dagster must not narrow an unpartitioned step."""
+    saved = {name: os.environ.pop(name, None) for name in WINDOW_VARIABLES}
+    os.environ.update(window.environment() if window else {})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
 
 
 def run_window(context: AssetExecutionContext) -> IngestWindow:

@@ -43,6 +43,25 @@ def test_crafted_var_values_are_refused_with_a_clear_message(
             connection.execute(f"select count(*) from {table}").fetchone()
 
 
+def test_a_crafted_or_conflicting_window_from_the_environment_is_refused(
+    warehouse: Warehouse,
+) -> None:
+    """Dagster gives a partition's window through the environment (orchestration/partitions.py):
+    checked like the vars, and never silently beside a different var."""
+    crafted = "2026-01-01' or 1=1 --"
+    env = {**warehouse.env, "WAREHOUSE_WINDOW_MAX_DATE": crafted}
+    result = run_dbt(env, "run", "--select", "base_shop__orders", check=False)
+    assert result.returncode != 0
+    assert "environment variable WAREHOUSE_WINDOW_MAX_DATE must be a date written" in result.stdout
+    assert crafted in result.stdout
+
+    env = {**warehouse.env, "WAREHOUSE_WINDOW_MIN_DATE": "2026-03-05"}
+    vars_ = '{min_date: "2026-03-04"}'
+    result = run_dbt(env, "run", "--select", "base_shop__orders", "--vars", vars_, check=False)
+    assert result.returncode != 0
+    assert "the run's window is given twice" in result.stdout, result.stdout[-3000:]
+
+
 def test_the_development_salt_is_refused_outside_dev(warehouse: Warehouse, tmp_path: Path) -> None:
     env = {key: value for key, value in warehouse.env.items() if key != "WAREHOUSE_PII_SALT"}
     env.update(WAREHOUSE_DUCKDB_PATH=str(tmp_path / "refused.duckdb"))

@@ -4,6 +4,7 @@ by themselves (lake sensor, automation, config checks, the instance's writer poo
 The runs that build a warehouse are in test_dagster_runs.py.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,7 @@ from orchestration.assets import (
 from orchestration.dbt_build import manifest
 from orchestration.definitions import defs
 from orchestration.freshness import raw_source_freshness
-from orchestration.partitions import IngestWindow, daily_partitions
+from orchestration.partitions import IngestWindow, daily_partitions, window_environment
 from orchestration.project import WAREHOUSE_PACKAGE
 from orchestration.schedules import lake_partition_sensor
 from orchestration.warehouse_lock import WAREHOUSE_POOL, locked_failure
@@ -240,6 +241,7 @@ def test_ml_layer_refreshes_when_upstream_changes():
     land(*graph.materializable_asset_keys)  # a whole run: nothing left to do
     result = evaluate_automation_conditions(defs, instance, ml, cursor=result.cursor)
     assert result.total_requested == 0
+
     def named(name: str) -> AssetKey:
         return next(k for k in graph.get_all_asset_keys() if k.path[-1] == name)
 
@@ -372,3 +374,17 @@ def test_lock_error_names_the_file_and_what_to_do(tmp_path):
     assert "Could not set lock" in failure.description
     assert "PID 42" in failure.description
     assert f"pool '{WAREHOUSE_POOL}'" in failure.description
+
+
+def test_a_window_left_in_the_environment_never_reaches_an_unpartitioned_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WAREHOUSE_WINDOW_MIN_DATE", "2026-01-01")  # e.g. left in a shell
+    window = IngestWindow.from_keys("2026-03-02", "2026-03-04")
+    with window_environment(window):
+        assert os.environ["WAREHOUSE_WINDOW_MIN_DATE"] == "2026-03-02"
+        assert os.environ["WAREHOUSE_WINDOW_MAX_DATE"] == "2026-03-04"
+    with window_environment(None):
+        assert not {"WAREHOUSE_WINDOW_MIN_DATE", "WAREHOUSE_WINDOW_MAX_DATE"} & set(os.environ)
+    assert os.environ["WAREHOUSE_WINDOW_MIN_DATE"] == "2026-01-01"
+    assert "WAREHOUSE_WINDOW_MAX_DATE" not in os.environ

@@ -221,7 +221,7 @@ def test_two_daily_partitions_then_a_release_build_everything_and_pass_every_che
     ]
     assert [event.partition for event in stg_orders] == [DAYS[1]]
     metadata = stg_orders[0].materialization.metadata
-    assert metadata["dbt_vars"].value == {"min_date": DAYS[1], "max_date": DAYS[1]}
+    assert metadata["ingest_window"].value == {"min_date": DAYS[1], "max_date": DAYS[1]}
     assert metadata["dagster/row_count"].value == stg_rows
     # ... and the dbt invocation, whose nodes the audit trail records with this run's id
     with duckdb.connect(str(warehouse), read_only=True) as connection:
@@ -361,7 +361,7 @@ def test_backfill_of_three_days_equals_three_daily_runs(warehouse, tmp_path):
         if event.asset_key == key("stg_shop__orders")
     ]
     assert sorted(m.partition for m in stg) == DAYS
-    assert stg[0].metadata["dbt_vars"].value == {"min_date": DAYS[0], "max_date": DAYS[-1]}
+    assert stg[0].metadata["ingest_window"].value == {"min_date": DAYS[0], "max_date": DAYS[-1]}
 
     after_daily, after_backfill = fingerprints(warehouse), fingerprints(copy)
     assert after_daily != before  # the three days did land
