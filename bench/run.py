@@ -1,11 +1,13 @@
 """The measured steps of one scale, each beside its plain-DuckDB baseline.
 
 For a scale the benchmark generates its lake (fixed seed), then measures, `repeat` times
-each and always from the same starting state (a copy of the database file):
+each and always from the same starting state (a copy of the database file, and of dbt's
+partial-parse state after the full build, the daily run or the snapshot preparation):
 
 1. full build: `dbt build` on an empty warehouse over 90 days of history;
 2. daily incremental: the 91st day lands; `dbt build --selector daily_build` with that day
-   as the window (`min_date`/`max_date`): what the Dagster daily job runs for a partition;
+   as the window (WAREHOUSE_WINDOW_MIN_DATE / _MAX_DATE, as the Dagster daily job gives a
+   partition's window to dbt);
 3. dataset release: `dbt build --selector dataset_release` after that day, what the weekly
    Dagster release job runs (the training set from the whole history, the registry);
 4. snapshot run: `dbt snapshot` once staging holds the 91st day;
@@ -33,6 +35,7 @@ import duckdb
 
 from bench.measure import Measurement, measure, run_quietly
 from bench.scales import SEED, START_DATE, Scale
+from orchestration.partitions import IngestWindow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STEPS = (
@@ -43,6 +46,7 @@ STEPS = (
     "training_set_rebuild",
     "parse_and_load",
 )
+PARTIAL_PARSE = "partial_parse.msgpack"
 PYTHON = sys.executable
 DBT = str(Path(sys.executable).parent / "dbt")
 
@@ -154,8 +158,16 @@ class ScaleRun:
         """Keep the warehouse and dbt's artifacts of the step just run, as a named state."""
         self.states.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.database, self.states / f"{name}.duckdb")
-        for artifact in ("run_results.json", "manifest.json"):
+        for artifact in ("run_results.json", "manifest.json", PARTIAL_PARSE):
             shutil.copyfile(self.root / "target" / artifact, self.states / f"{name}.{artifact}")
+
+    def _restore_parse_state(self, name: str) -> None:
+        """dbt's partial-parse state as the step `name` left it. A step that changes the vars
+        (the daily window) then re-parses in every attempt, as it does in production, where
+        each day's window is new: not only in the first attempt."""
+        shutil.copyfile(
+            self.states / f"{name}.{PARTIAL_PARSE}", self.root / "target" / PARTIAL_PARSE
+        )
 
     def _restore(self, name: str | None, database: Path) -> None:
         database.parent.mkdir(parents=True, exist_ok=True)
@@ -219,8 +231,8 @@ class ScaleRun:
         start = date.fromisoformat(START_DATE)
         return (start + timedelta(days=self.scale.history_days)).isoformat()
 
-    def window_vars(self) -> str:
-        return json.dumps({"min_date": self.new_day, "max_date": self.new_day})
+    def window_environment(self) -> dict[str, str]:
+        return IngestWindow.from_keys(self.new_day, self.new_day).environment()
 
     def generate(self) -> None:
         if self.root.exists():
@@ -260,13 +272,25 @@ class ScaleRun:
         self._save("full_build")
         self._baseline("full_build", "full_build", start=None)
 
-    def _dbt_step(self, step: str, start: str, *dbt_args: str, log: str) -> None:
-        """`dbt <dbt_args>`, `repeat` times, each from the saved state `start`; the result is
-        saved as state `step`, and the baseline replays it from the same start."""
+    def _dbt_step(
+        self,
+        step: str,
+        start: str,
+        *dbt_args: str,
+        log: str,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        """`dbt <dbt_args>` (with `environment` added), `repeat` times, each from the saved
+        state `start`; the result is saved as state `step`, and the baseline replays it from
+        the same start."""
         result = self.steps[step] = StepResult()
+        env = {**self.env(), **(environment or {})}
         for attempt in range(self.repeat):
             self._restore(start, self.database)
-            result.dbt.append(self._measure(DBT, *dbt_args, log=f"{log}.dbt.{attempt}.log"))
+            self._restore_parse_state(start)
+            command = (DBT, *dbt_args)
+            log_file = self.logs / f"{log}.dbt.{attempt}.log"
+            result.dbt.append(measure(command, env, REPO_ROOT, log_file))
         self._save(step)
         self._baseline(step, step, start=start)
 
@@ -279,9 +303,8 @@ class ScaleRun:
             "build",
             "--selector",
             "daily_build",
-            "--vars",
-            self.window_vars(),
             log="daily",
+            environment=self.window_environment(),
         )
 
     def dataset_release(self) -> None:
@@ -297,15 +320,11 @@ class ScaleRun:
     def snapshot_run(self) -> None:
         # staging (and the views over it) with the new day, as before a daily run's snapshots
         self._restore("full_build", self.database)
-        self._quiet(
-            DBT,
-            "run",
-            "--select",
-            "staging",
-            "intermediate",
-            "--vars",
-            self.window_vars(),
-            log="snapshot.prepare.log",
+        run_quietly(
+            (DBT, "run", "--select", "staging", "intermediate"),
+            {**self.env(), **self.window_environment()},
+            REPO_ROOT,
+            self.logs / "snapshot.prepare.log",
         )
         self._save("before_snapshot")
         self._dbt_step("snapshot_run", "before_snapshot", "snapshot", log="snapshot")
