@@ -1,8 +1,8 @@
 {#
     The customer feature SQL of the training table (ml_customer_features, every as-of
-    date). The serving table (ml_customer_features_latest)
-    is that table's newest as-of date, which makes training-serving skew impossible by
-    construction; a test compares the two on their common as-of date.
+    date). The serving table (ml_customer_features_latest) is that table's newest as-of
+    date, which makes training-serving skew impossible by construction; a test compares
+    the two on their common as-of date.
 
     `as_of_dates_sql` is a query returning a column `as_of_date`. For each as-of date D and
     each customer alive at D, every input is cut twice: by event time (strictly before
