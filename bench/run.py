@@ -148,11 +148,11 @@ class ScaleRun:
         return env
 
     # -- helpers --------------------------------------------------------------------------
-    def _quiet(self, *command: str, log: str) -> None:
-        run_quietly(command, self.env(), REPO_ROOT, self.logs / log)
+    def _quiet(self, *command: str, log: str, environment: Mapping[str, str] = {}) -> None:
+        run_quietly(command, {**self.env(), **environment}, REPO_ROOT, self.logs / log)
 
-    def _measure(self, *command: str, log: str) -> Measurement:
-        return measure(command, self.env(), REPO_ROOT, self.logs / log)
+    def _measure(self, *command: str, log: str, environment: Mapping[str, str] = {}) -> Measurement:
+        return measure(command, {**self.env(), **environment}, REPO_ROOT, self.logs / log)
 
     def _save(self, name: str) -> None:
         """Keep the warehouse and dbt's artifacts of the step just run, as a named state."""
@@ -278,19 +278,17 @@ class ScaleRun:
         start: str,
         *dbt_args: str,
         log: str,
-        environment: Mapping[str, str] | None = None,
+        environment: Mapping[str, str] = {},
     ) -> None:
         """`dbt <dbt_args>` (with `environment` added), `repeat` times, each from the saved
         state `start`; the result is saved as state `step`, and the baseline replays it from
         the same start."""
         result = self.steps[step] = StepResult()
-        env = {**self.env(), **(environment or {})}
         for attempt in range(self.repeat):
             self._restore(start, self.database)
             self._restore_parse_state(start)
-            command = (DBT, *dbt_args)
-            log_file = self.logs / f"{log}.dbt.{attempt}.log"
-            result.dbt.append(measure(command, env, REPO_ROOT, log_file))
+            log_file = f"{log}.dbt.{attempt}.log"
+            result.dbt.append(self._measure(DBT, *dbt_args, log=log_file, environment=environment))
         self._save(step)
         self._baseline(step, step, start=start)
 
@@ -320,11 +318,14 @@ class ScaleRun:
     def snapshot_run(self) -> None:
         # staging (and the views over it) with the new day, as before a daily run's snapshots
         self._restore("full_build", self.database)
-        run_quietly(
-            (DBT, "run", "--select", "staging", "intermediate"),
-            {**self.env(), **self.window_environment()},
-            REPO_ROOT,
-            self.logs / "snapshot.prepare.log",
+        self._quiet(
+            DBT,
+            "run",
+            "--select",
+            "staging",
+            "intermediate",
+            log="snapshot.prepare.log",
+            environment=self.window_environment(),
         )
         self._save("before_snapshot")
         self._dbt_step("snapshot_run", "before_snapshot", "snapshot", log="snapshot")
