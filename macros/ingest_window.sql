@@ -11,6 +11,10 @@
     lookback_days before the newest ingest date the model already holds, so a file that
     lands late in a recent partition is still picked up, and re-running a day replaces it
     instead of adding to it.
+
+    The macros a generic test calls (min_date_is_set, lake_window_start) call the others by
+    the package's name, as dbt_utils does: the test also runs in projects that install the
+    warehouse as a package, where a bare name does not resolve from the package's macros.
 #}
 {#
     min_date or max_date of this run: the var, or the environment variable
@@ -22,13 +26,13 @@
     run given both, with different dates, is refused.
 #}
 {% macro window_date(name) -%}
-    {%- set from_var = validated_date_var(name) -%}
+    {%- set from_var = ml_warehouse.validated_date_var(name) -%}
     {%- set variable = 'WAREHOUSE_WINDOW_' ~ (name | upper) -%}
     {%- set from_env = env_var(variable, '') if execute else '' -%}
     {%- if from_env == '' -%}
         {{ return(from_var) }}
     {%- endif -%}
-    {%- set from_env = validated_date(from_env, 'environment variable ' ~ variable) -%}
+    {%- set from_env = ml_warehouse.validated_date(from_env, 'environment variable ' ~ variable) -%}
     {%- set default = {'min_date': '1900-01-01', 'max_date': '2999-12-31'}[name] -%}
     {%- if from_var not in (default, from_env) -%}
         {{ exceptions.raise_compiler_error(
@@ -49,7 +53,7 @@
 {%- endmacro %}
 
 {% macro lookback_days() -%}
-    {{ return(validated_integer_var('lookback_days', 0, 365)) }}
+    {{ return(ml_warehouse.validated_integer_var('lookback_days', 0, 365)) }}
 {%- endmacro %}
 
 {% macro days_before(iso_date, days) -%}
@@ -58,16 +62,16 @@
 {%- endmacro %}
 
 {% macro min_date_is_set() -%}
-    {{ return(window_date('min_date') != '1900-01-01') }}
+    {{ return(ml_warehouse.window_date('min_date') != '1900-01-01') }}
 {%- endmacro %}
 
 {# Lower bound of the lake partitions read: min_date, widened by the lookback when set. #}
 {% macro lake_window_start() -%}
-    {%- set lookback = lookback_days() -%}  {#- checked on every run, used or not #}
-    {%- if min_date_is_set() -%}
-        {{ return(days_before(window_date('min_date'), lookback)) }}
+    {%- set lookback = ml_warehouse.lookback_days() -%}  {#- checked on every run, used or not #}
+    {%- if ml_warehouse.min_date_is_set() -%}
+        {{ return(ml_warehouse.days_before(ml_warehouse.window_date('min_date'), lookback)) }}
     {%- endif -%}
-    {{ return(window_date('min_date')) }}
+    {{ return(ml_warehouse.window_date('min_date')) }}
 {%- endmacro %}
 
 {% macro ingest_window(column) -%}

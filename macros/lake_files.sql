@@ -31,6 +31,21 @@
 {%- endmacro %}
 
 {#
+    The lake inventory whose inspections a run may reuse (`known_inventory` below), or none:
+    on a --full-refresh every file is inspected again, and so is every file of an
+    inventory built before files had a modification time.
+#}
+{% macro reusable_lake_inventory(relation) -%}
+    {%- if flags.FULL_REFRESH or relation is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if 'modified_at' not in adapter.get_columns_in_relation(relation) | map(attribute='name') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(relation) }}
+{%- endmacro %}
+
+{#
     One row per landed file of the source: its inspection as JSON text in column
     `inspection`. `known_inventory` (a previous lake_file_inventory, or none) lends each
     unchanged file its previous inspection (orchestration/lake_inventory.py says why).

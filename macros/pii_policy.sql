@@ -86,9 +86,16 @@
     {%- if not lake_dir or source.source_name != 'shop' -%}
         {{ return([]) }}
     {%- endif -%}
+    {#- A file unchanged since the inventory's last run keeps that inspection: only new or
+        changed files' footers are read (at scale M, 0.4 s of every run's start). -#}
+    {%- set inventory = reusable_lake_inventory(adapter.get_relation(
+        database=target.database, schema=generate_schema_name('audit', none), identifier='lake_file_inventory'
+    )) -%}
     {%- set described = run_query(
         "select distinct unnest(cast(json_extract(inspection, '$.columns') as varchar[])) as name"
-        ~ " from (" ~ lake_file_inspections(source.name, lake_dir ~ '/' ~ source.name, decode=false) ~ ")"
+        ~ " from (" ~ lake_file_inspections(
+            source.name, lake_dir ~ '/' ~ source.name, decode=false, known_inventory=inventory
+        ) ~ ")"
         ~ " where json_extract_string(inspection, '$.status') = 'readable' order by name"
     ) -%}
     {{ return(described.columns[0].values() | list) }}

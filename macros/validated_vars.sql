@@ -14,7 +14,7 @@
 
 {# A real calendar date written YYYY-MM-DD (2026-02-30 is refused too). #}
 {% macro validated_date_var(name) -%}
-    {{ return(validated_date(var(name), "var '" ~ name ~ "'")) }}
+    {{ return(ml_warehouse.validated_date(var(name), "var '" ~ name ~ "'")) }}
 {%- endmacro %}
 
 {% macro validated_date(value, what) -%}
@@ -41,7 +41,7 @@
     {%- set value = var(name) | string -%}
     {%- if not modules.re.fullmatch('[0-9]{1,9}', value)
         or (value | int) < min_value or (value | int) > max_value -%}
-        {{ refuse_var(name, 'a whole number from ' ~ min_value ~ ' to ' ~ max_value, value) }}
+        {{ ml_warehouse.refuse_var(name, 'a whole number from ' ~ min_value ~ ' to ' ~ max_value, value) }}
     {%- endif -%}
     {{ return(value | int) }}
 {%- endmacro %}

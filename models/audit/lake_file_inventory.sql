@@ -8,11 +8,7 @@
     the run is a --full-refresh.
 -#}
 {%- set folders = lake_source_folders() %}
-{%- set known_inventory = none if flags.FULL_REFRESH else load_relation(this) %}
-{%- if known_inventory is not none and 'modified_at' not in adapter.get_columns_in_relation(known_inventory) | map(attribute='name') %}
-    {#- built before files had a modification time: inspect them all once more #}
-    {%- set known_inventory = none %}
-{%- endif %}
+{%- set known_inventory = reusable_lake_inventory(load_relation(this)) %}
 {#- Reads every source's folder (for lineage, docs and the Dagster graph): #}
 {%- for source_name in shop_natural_keys() %}
 -- depends_on: {{ source('shop', source_name) }}

@@ -13,12 +13,14 @@
     those partitions are read. A run without a window (a full build, `dbt build` by hand,
     CI) checks every row.
 #}
+{#- The window's macros by their package name: this test also runs in projects that install
+    the warehouse as a package (tests/python/fixtures/generic_tests). #}
 {% test unique_combination_of_columns(model, combination_of_columns, partition_column=none) %}
 {%- set key = combination_of_columns | join(', ') -%}
-{%- set narrowed = partition_column is not none and min_date_is_set() -%}
-{%- set rewritten -%}
-    {{ partition_column }} >= cast('{{ lake_window_start() }}' as date)
-{%- endset %}
+{%- set narrowed = partition_column is not none and ml_warehouse.min_date_is_set() -%}
+{%- if narrowed -%}
+    {%- set rewritten = partition_column ~ " >= cast('" ~ ml_warehouse.lake_window_start() ~ "' as date)" -%}
+{%- endif %}
 select
     {{ key }},
     count(*) as occurrences
