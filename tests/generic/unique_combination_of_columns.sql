@@ -11,7 +11,9 @@
     whole table instead costs seconds a day at scale M (bench/RESULTS.md). When the
     partition column is part of the key, a duplicate lies within one partition, so only
     those partitions are read. A run without a window (a full build, `dbt build` by hand,
-    CI) checks every row.
+    CI) checks every row. So a duplicate a daily run reports is reported again by the
+    following daily runs only while one of its rows lies in their window; a run without a
+    window always finds it.
 #}
 {#- The window's macros by their package name: this test also runs in projects that install
     the warehouse as a package (tests/python/fixtures/generic_tests). #}
