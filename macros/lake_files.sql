@@ -30,6 +30,13 @@
     {{ return(required) }}
 {%- endmacro %}
 
+{# A table of the audit schema as the warehouse holds it now, or none (hooks cannot ref()). #}
+{% macro existing_audit_relation(identifier) -%}
+    {{ return(adapter.get_relation(
+        database=target.database, schema=generate_schema_name('audit', none), identifier=identifier
+    )) }}
+{%- endmacro %}
+
 {#
     The lake inventory whose inspections a run may reuse (`known_inventory` below), or none:
     on a --full-refresh every file is inspected again, and so is every file of an
@@ -192,9 +199,7 @@
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set relation = adapter.get_relation(
-        database=target.database, schema=generate_schema_name('audit', none), identifier='quarantined_files'
-    ) -%}
+    {%- set relation = existing_audit_relation('quarantined_files') -%}
     {%- if relation is none -%}
         {{ return('') }}
     {%- endif -%}
