@@ -6,6 +6,7 @@
     Returns a subquery; the bookkeeping column _delivery_number is always 1.
 #}
 {% macro first_deliveries(base_relation, key_columns) -%}
+    {%- set window_start = incremental_window_start() %}
     (
         select ranked.*
         from (
@@ -18,13 +19,13 @@
             from {{ base_relation }} as checked
             where
                 _rejection_reason is null
-                and {{ incremental_window('_ingest_date') }}
+                and {{ incremental_window('_ingest_date', start=window_start) }}
                 {%- if is_incremental() %}
                 and not exists (
                     select 1
                     from {{ this }} as loaded
                     where
-                        loaded._ingest_date < cast('{{ incremental_window_start() }}' as date)
+                        loaded._ingest_date < cast('{{ window_start }}' as date)
                         and {{ key_columns_match('loaded', 'checked', key_columns) }}
                 )
                 {%- endif %}

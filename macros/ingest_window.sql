@@ -7,10 +7,11 @@
     the benchmark) give the window through the environment instead: window_date below.
 
     Incremental models rewrite whole ingest dates: from `incremental_window_start()` to
-    max_date. That start is lookback_days before min_date when min_date is given, else
-    lookback_days before the newest ingest date the model already holds, so a file that
-    lands late in a recent partition is still picked up, and re-running a day replaces it
-    instead of adding to it.
+    max_date. When min_date is given, that start is min_date, or an earlier day of the
+    lookback (lookback_days before min_date) where a file landed late or was re-delivered
+    since the model's last successful build; else lookback_days before the newest ingest
+    date the model already holds. So a file that lands late in a recent partition is still
+    picked up, and re-running a day replaces it instead of adding to it.
 
     The macros a generic test calls (min_date_is_set, lake_window_start) call the others by
     the package's name, as dbt_utils does: the test also runs in projects that install the
@@ -81,8 +82,11 @@
 
 {# First ingest date an incremental model rewrites in this run. #}
 {% macro incremental_window_start(date_column='_ingest_date') -%}
-    {%- if min_date_is_set() or not is_incremental() or not execute -%}
+    {%- if not is_incremental() or not execute -%}
         {{ return(lake_window_start()) }}
+    {%- endif -%}
+    {%- if min_date_is_set() -%}
+        {{ return(windowed_rewrite_start()) }}
     {%- endif -%}
     {%- set newest = run_query('select max(' ~ date_column ~ ') from ' ~ this).columns[0].values()[0] -%}
     {%- if newest is none -%}
@@ -91,7 +95,56 @@
     {{ return(days_before(newest, lookback_days())) }}
 {%- endmacro %}
 
-{% macro incremental_window(column, date_column='_ingest_date') -%}
-    {{ column }} between cast('{{ incremental_window_start(date_column) }}' as date)
+{#
+    In a run given a window (a daily partition), the first ingest date the incremental model
+    being built rewrites: min_date, or the earliest day of its lookback that holds a lake
+    file inspected after the model's last successful build (audit.lake_file_inventory's
+    inspected_at against audit.dbt_run_results): a file that landed late, or was re-delivered,
+    since the model last read that day. Rewriting the lookback days every run would redo
+    them for nothing on most days (a daily run's largest cost at scale M, bench/RESULTS.md).
+    The model's own last success is the key, so a retry after a failed run rewrites what
+    that run did not. With no recorded success (a new model or warehouse, an inventory from
+    before inspected_at), the whole lookback. A file removed from the lake (retention) is
+    not a change: what the model loaded from it stays.
+#}
+{% macro windowed_rewrite_start() -%}
+    {%- set min_date = window_date('min_date') -%}
+    {%- set lookback_start = lake_window_start() -%}
+    {%- if lookback_start == min_date -%}
+        {{ return(min_date) }}
+    {%- endif -%}
+    {%- set inventory = existing_audit_relation('lake_file_inventory') -%}
+    {%- set trail = audit_trail_relation() -%}
+    {%- set trail = adapter.get_relation(
+        database=trail.database, schema=trail.schema, identifier=trail.identifier
+    ) -%}
+    {%- if inventory is none or trail is none
+        or 'inspected_at' not in adapter.get_columns_in_relation(inventory) | map(attribute='name') -%}
+        {{ return(lookback_start) }}
+    {%- endif -%}
+    {%- set changed = run_query(
+        "select cast(min(ingest_date) as varchar) from " ~ inventory
+        ~ " where ingest_date >= cast('" ~ lookback_start ~ "' as date)"
+        ~ " and ingest_date < cast('" ~ min_date ~ "' as date)"
+        ~ " and inspected_at > coalesce((select max(run_started_at) from " ~ trail
+        ~ " where unique_id = '" ~ model.unique_id ~ "' and status = 'success'),"
+        ~ " cast('1900-01-01' as timestamp))"
+    ).columns[0].values()[0] -%}
+    {%- if changed is none -%}
+        {{ return(min_date) }}
+    {%- endif -%}
+    {{ log(model.name ~ ": a lake file of " ~ changed ~ " was inspected after this model's last "
+        ~ "successful build (late or re-delivered); rewriting from " ~ changed, info=true) }}
+    {{ return(changed) }}
+{%- endmacro %}
+
+{#
+    `column` in the ingest dates an incremental model rewrites. `start` is the model's
+    incremental_window_start(), when the model has it already: a model using the window
+    several times asks once.
+#}
+{% macro incremental_window(column, date_column='_ingest_date', start=none) -%}
+    {%- set start = start if start is not none else incremental_window_start(date_column) -%}
+    {{ column }} between cast('{{ start }}' as date)
         and cast('{{ window_date("max_date") }}' as date)
 {%- endmacro %}

@@ -40,13 +40,14 @@
 {#
     The lake inventory whose inspections a run may reuse (`known_inventory` below), or none:
     on a --full-refresh every file is inspected again, and so is every file of an
-    inventory built before files had a modification time.
+    inventory built before files had a modification time and an inspection time.
 #}
 {% macro reusable_lake_inventory(relation) -%}
     {%- if flags.FULL_REFRESH or relation is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if 'modified_at' not in adapter.get_columns_in_relation(relation) | map(attribute='name') -%}
+    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+    {%- if 'modified_at' not in columns or 'inspected_at' not in columns -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(relation) }}

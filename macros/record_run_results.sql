@@ -41,7 +41,7 @@
         {%- set response = result.adapter_response or {} -%}
         {%- do rows.append('(' ~ [
             audit_literal(invocation_id),
-            "cast(" ~ audit_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S')) ~ " as timestamp)",
+            run_started_timestamp(),
             audit_literal(flags.WHICH),
             audit_literal(env_var('WAREHOUSE_RUN_BY', env_var('USER', 'unknown'))),
             audit_literal(env_var('WAREHOUSE_GIT_COMMIT', 'unknown')),
@@ -69,6 +69,14 @@
     {%- else -%}
         (select count(*) from {{ node.relation_name }})
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    When this dbt invocation started (UTC, to the second), as a SQL timestamp: the run's time
+    in the audit trail and in lake_file_inventory.inspected_at, so the two compare.
+#}
+{% macro run_started_timestamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)
 {%- endmacro %}
 
 {% macro audit_literal(value) -%}

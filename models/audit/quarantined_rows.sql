@@ -10,6 +10,7 @@
 ) }}
 
 {%- set sources = shop_natural_keys().keys() | list %}
+{%- set window_start = incremental_window_start('ingest_date') %}
 
 with
 
@@ -24,7 +25,7 @@ with
         from {{ ref('base_shop__' ~ source_name) }}
         where
             _rejection_reason is not null
-            and {{ incremental_window('_ingest_date', date_column='ingest_date') }}
+            and {{ incremental_window('_ingest_date', start=window_start) }}
     ){{ "," if not loop.last }}
 {% endfor %}
 

@@ -14,6 +14,7 @@
 ) }}
 
 {%- set natural_keys = shop_natural_keys() %}
+{%- set window_start = incremental_window_start('ingest_date') %}
 
 with
 
@@ -24,7 +25,7 @@ with
             ingest_date,
             count(*) as rows_landed
         from {{ readable_lake_files(source('shop', source_name)) }}
-        where {{ incremental_window('ingest_date', date_column='ingest_date') }}
+        where {{ incremental_window('ingest_date', start=window_start) }}
         group by ingest_date
     ),
 
@@ -34,7 +35,7 @@ with
             _ingest_date as ingest_date,
             count(*) as rows_kept
         from {{ ref('stg_shop__' ~ source_name) }}
-        where {{ incremental_window('_ingest_date', date_column='ingest_date') }}
+        where {{ incremental_window('_ingest_date', start=window_start) }}
         group by _ingest_date
     ),
 
@@ -47,7 +48,7 @@ with
         from {{ ref('base_shop__' ~ source_name) }}
         where
             _rejection_reason is null
-            and {{ incremental_window('_ingest_date', date_column='ingest_date') }}
+            and {{ incremental_window('_ingest_date', start=window_start) }}
         group by {{ key_columns | join(', ') }}, _ingest_date, _source_file
     ),
 
@@ -112,7 +113,7 @@ quarantined as (
         ingest_date,
         count(*) as rows_quarantined
     from {{ ref('quarantined_rows') }}
-    where {{ incremental_window('ingest_date', date_column='ingest_date') }}
+    where {{ incremental_window('ingest_date', start=window_start) }}
     group by source_name, ingest_date
 )
 

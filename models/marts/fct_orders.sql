@@ -14,12 +14,13 @@
 with
 
 {% if is_incremental() %}
+    {%- set window_start = incremental_window_start('last_ingest_date') %}
     touched_orders as (
         select order_id from {{ ref('stg_shop__orders') }}
-        where {{ incremental_window('_ingest_date', date_column='last_ingest_date') }}
+        where {{ incremental_window('_ingest_date', start=window_start) }}
         union
         select order_id from {{ ref('stg_shop__order_items') }}
-        where {{ incremental_window('_ingest_date', date_column='last_ingest_date') }}
+        where {{ incremental_window('_ingest_date', start=window_start) }}
     ),
 {% endif %}
 

@@ -429,9 +429,14 @@ def test_second_writer_is_refused_cleanly(warehouse, monkeypatch):
 def test_failed_blocking_check_stops_the_ml_assets(warehouse):
     # Bad reference data behind dbt's back: negative exchange rates make every order value
     # that a run recomputes negative, which a test of fct_orders (severity error) rejects.
+    # The run loads the day's orders (not the seed, which would restore the rates), so
+    # fct_orders recomputes the orders they touch.
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("update reference.currencies set eur_per_unit = -eur_per_unit")
-    selection = [key("fct_orders"), key("ml_customer_features"), key("ml_customer_labels")]
+    loading = ("lake_file_inventory", "base_shop__orders", "base_shop__order_items")
+    loading += ("stg_shop__orders", "stg_shop__order_items")
+    selection = [key(name) for name in loading]
+    selection += [key("fct_orders"), key("ml_customer_features"), key("ml_customer_labels")]
     result = daily_job().execute_in_process(
         instance=DagsterInstance.ephemeral(),
         partition_key=DAYS[0],

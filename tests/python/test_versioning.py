@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import Warehouse, run_datasets, run_dbt, warehouse_env
@@ -218,6 +221,129 @@ def test_a_full_refresh_gives_the_same_rows_as_the_incremental_history(
         registry(warehouse, "training_set")
     )
     assert versions == registered, "a full refresh must not rewrite the registry"
+
+
+def fingerprints_without_paths(database: Path, tables: tuple[str, ...]) -> dict[str, str]:
+    """fingerprints() of every column but those naming a lake file, whose paths a copied
+    lake changes (older rows keep the original lake's)."""
+    from orchestration.fingerprint import fingerprint, relation_columns
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return {
+            table: fingerprint(
+                connection,
+                table,
+                [
+                    name
+                    for name, _ in relation_columns(connection, table)
+                    if name not in ("_source_file", "source_file", "raw_record")
+                ],
+            )
+            for table in tables
+        }
+
+
+def rewritten_from(env: dict[str, str], model_path: str) -> str:
+    """The first ingest date the last run's compiled incremental model rewrote."""
+    compiled = Path(env["DBT_TARGET_PATH"]) / "compiled" / "ml_warehouse" / "models" / model_path
+    return re.findall(r"between cast\('(\d{4}-\d\d-\d\d)' as date\)", compiled.read_text())[0]
+
+
+def test_a_daily_run_rewrites_a_lookback_day_only_when_a_file_there_landed_late_or_changed(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Day L's run rewrites L, and an earlier day of its lookback only when a file there was
+    inspected after the model's last successful build: a late file, a re-delivered one. A
+    model that did not run since (a failed or partial run) still catches up. Every run's
+    reconciliation tests pass (rows landed = kept + duplicates + quarantined), and the
+    result is the full rebuild's, row for row."""
+    database, env = copy_of(warehouse, tmp_path)
+    lake = tmp_path / "lake"
+    shutil.copytree(warehouse.lake, lake)
+    last = max(date.fromisoformat(p.name.split("=")[1]) for p in (lake / "orders").iterdir())
+    two_before, day_before = last - timedelta(days=2), last - timedelta(days=1)
+    env.update(
+        WAREHOUSE_LAKE_DIR=str(lake),
+        WAREHOUSE_WINDOW_MIN_DATE=last.isoformat(),
+        WAREHOUSE_WINDOW_MAX_DATE=last.isoformat(),
+    )
+    daily = ("build", "--selector", "daily_build")
+    # the copy's files are new paths to the warehouse: this run rewrites the whole lookback
+    run_dbt(env, *daily)
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        # a delivered order of L-2, never returned: its return lands late, in L-2's folder
+        order_id, customer_id, placed_at, channel, currency, country = connection.execute(
+            """
+            select order_id, customer_id, placed_at, channel, currency_code, shipping_country_code
+            from staging.stg_shop__orders
+            where status = 'delivered' and _ingest_date = $day and order_id not in (
+                select order_id from staging.stg_shop__orders where status = 'returned'
+            )
+            order by order_id limit 1
+            """,
+            {"day": two_before},
+        ).fetchone()
+    orders = pq.read_table(next((lake / "orders" / f"ingest_date={two_before}").glob("*.parquet")))
+    late_return = {
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "status": "returned",
+        "placed_at": placed_at,
+        "status_at": datetime.combine(two_before, datetime.min.time()) + timedelta(minutes=5),
+        "channel": channel,
+        "currency": currency,
+        "shipping_country_code": country,
+    }
+    pq.write_table(
+        pa.Table.from_pylist([late_return], schema=orders.schema),
+        lake / "orders" / f"ingest_date={two_before}" / "late-return.parquet",
+    )
+    # L-1's events file is delivered again, without its last row
+    events_file = next((lake / "events" / f"ingest_date={day_before}").glob("*.parquet"))
+    events = pq.read_table(events_file)
+    dropped_event = events.column("event_id")[events.num_rows - 1].as_py()
+    pq.write_table(events.slice(0, events.num_rows - 1), events_file)
+
+    def returned(connection: duckdb.DuckDBPyConnection) -> object:
+        return connection.execute(
+            "select returned_at from marts.fct_orders where order_id = ?", [order_id]
+        ).fetchone()[0]
+
+    # a partial run: staging and the audit models see the files, fct_orders does not run
+    run_dbt(env, "build", "--select", "staging", "audit")
+    assert rewritten_from(env, "staging/shop/stg_shop__orders.sql") == two_before.isoformat()
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute(
+            "select count(*) from staging.stg_shop__orders where order_id = ? and status = ?",
+            [order_id, "returned"],
+        ).fetchone() == (1,)
+        assert connection.execute(
+            "select count(*) from staging.stg_shop__events where event_id = ?", [dropped_event]
+        ).fetchone() == (0,)
+        assert returned(connection) is None
+
+    # the next daily run: staging has read those files, fct_orders and the features catch up
+    result = run_dbt(env, *daily)
+    assert rewritten_from(env, "staging/shop/stg_shop__orders.sql") == last.isoformat()
+    assert rewritten_from(env, "marts/fct_orders.sql") == two_before.isoformat()
+    assert f"fct_orders: a lake file of {two_before} was inspected" in result.stdout
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert returned(connection) == late_return["status_at"]
+
+    # nothing landed since: every model rewrites day L only
+    run_dbt(env, *daily)
+    for model in ("staging/shop/stg_shop__orders.sql", "marts/fct_orders.sql"):
+        assert rewritten_from(env, model) == last.isoformat(), model
+
+    tables = (*INCREMENTAL_TABLES, "ml.ml_customer_features")
+    incremental = fingerprints_without_paths(database, tables)
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(database, rebuilt)
+    full_env = {key: value for key, value in env.items() if not key.startswith("WAREHOUSE_WINDOW_")}
+    full_env.update(WAREHOUSE_DUCKDB_PATH=str(rebuilt), DBT_TARGET_PATH=str(tmp_path / "full"))
+    run_dbt(full_env, "build", "--full-refresh", "--exclude", "resource_type:snapshot")
+    assert fingerprints_without_paths(rebuilt, tables) == incremental
 
 
 def test_as_of_returns_one_version_per_customer(warehouse: Warehouse) -> None:
