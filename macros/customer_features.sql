@@ -4,7 +4,8 @@
     date, which makes training-serving skew impossible by construction; a test compares
     the two on their common as-of date.
 
-    `as_of_dates_sql` is a query returning a column `as_of_date`. For each as-of date D and
+    `as_of_dates_sql` is a query returning a column `as_of_date`, for ingest dates from
+    `first_ingest_date` on (an as-of date is the morning after one). For each as-of date D and
     each customer alive at D, every input is cut twice: by event time (strictly before
     00:00 of D) and by knowledge time (landed in a partition before D). Customer attributes
     are the snapshot version valid just before D.
@@ -23,9 +24,10 @@
     {{ dbt.dateadd('day', -days, 'cast(' ~ as_of_date ~ ' as ' ~ dbt.type_timestamp() ~ ')') }}
 {%- endmacro %}
 
-{% macro customer_features(as_of_dates_sql) -%}
+{% macro customer_features(as_of_dates_sql, first_ingest_date) -%}
 {%- set windows = feature_windows() -%}
 {%- set longest = windows | max -%}
+{%- set earliest_as_of_date = dbt.dateadd('day', 1, "cast('" ~ first_ingest_date ~ "' as date)") -%}
 with
 
 as_of_dates as (
@@ -183,8 +185,10 @@ session_parts as (
     where
         customer_id is not null
         -- only what the longest window of the earliest as-of date reaches: an incremental
-        -- run summarises a few days of events, not the whole history
-        and event_at >= (select min(window_{{ longest }}d_start_at) from as_of_moments)
+        -- run summarises a few days of events, not the whole history. A literal, not a
+        -- subquery of as_of_moments: DuckDB estimated such a bound at 84 rows of parts,
+        -- hashed them for the join below and ran out of memory at scale L under 2 GiB
+        and event_at >= {{ window_start_at(longest, earliest_as_of_date) }}
     group by customer_id, session_id, _ingest_date, cast(event_at as date)
 ),
 

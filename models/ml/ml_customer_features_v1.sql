@@ -11,12 +11,13 @@
     materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail'
 ) }}
 
+{%- set first_ingest_date = incremental_window_start(date_column='as_of_date') -%}
 {%- set as_of_dates_sql %}
     select distinct cast({{ dbt.dateadd('day', 1, '_ingest_date') }} as date) as as_of_date
     from {{ ref('stg_shop__orders') }}
     where
         _ingest_date < cast('{{ validated_date_var("dataset_as_of") }}' as date)
-        and {{ incremental_window('_ingest_date', date_column='as_of_date') }}
+        and {{ incremental_window('_ingest_date', start=first_ingest_date) }}
 {%- endset %}
 
-{{ customer_features(as_of_dates_sql) }}
+{{ customer_features(as_of_dates_sql, first_ingest_date) }}
