@@ -192,24 +192,76 @@ session_parts as (
     group by customer_id, session_id, _ingest_date, cast(event_at as date)
 ),
 
+{#-
+    Almost every session is one part (one landing day, one event day), so grouping every
+    (customer, as-of date, session) row of the as-of join left the rows as they were, and
+    was the aggregation that ran out of memory at scale L under 2 GiB (bench/RESULTS.md).
+    A one-part session's part is its known state; only sessions of several parts are grouped.
+-#}
+parts_per_session as (
+    select
+        customer_id,
+        session_id,
+        count(*) as parts
+    from session_parts
+    group by customer_id, session_id
+),
+
+{% for parts in ['one', 'several'] -%}
+{{ parts }}_part_sessions as (
+    select
+        session_parts.customer_id,
+        session_parts.session_id,
+        session_parts._ingest_date,
+        session_parts.first_event_at,
+        session_parts.last_event_at,
+        session_parts.product_views,
+        session_parts.add_to_carts,
+        session_parts.has_checkout
+    from session_parts
+    inner join parts_per_session
+        on
+            session_parts.customer_id = parts_per_session.customer_id
+            and session_parts.session_id = parts_per_session.session_id
+    where parts_per_session.parts {{ '= 1' if parts == 'one' else '> 1' }}
+),
+
+{% endfor -%}
 known_sessions as (
     select
         population.customer_id,
         population.as_of_date,
-        session_parts.session_id,
-        min(session_parts.first_event_at) as session_started_at,
-        max(session_parts.last_event_at) as last_event_at,
-        sum(session_parts.product_views) as product_views,
-        sum(session_parts.add_to_carts) as add_to_carts,
-        max(session_parts.has_checkout) as has_checkout
+        one_part_sessions.session_id,
+        one_part_sessions.first_event_at as session_started_at,
+        one_part_sessions.last_event_at,
+        one_part_sessions.product_views,
+        one_part_sessions.add_to_carts,
+        one_part_sessions.has_checkout
     from population
-    inner join session_parts
+    inner join one_part_sessions
         on
-            population.customer_id = session_parts.customer_id
-            and population.as_of_at > session_parts.first_event_at
-            and population.window_{{ longest }}d_start_at <= session_parts.first_event_at
-            and population.as_of_date > session_parts._ingest_date
-    group by population.customer_id, population.as_of_date, session_parts.session_id
+            population.customer_id = one_part_sessions.customer_id
+            and population.as_of_at > one_part_sessions.first_event_at
+            and population.window_{{ longest }}d_start_at <= one_part_sessions.first_event_at
+            and population.as_of_date > one_part_sessions._ingest_date
+    union all
+    select
+        population.customer_id,
+        population.as_of_date,
+        several_part_sessions.session_id,
+        min(several_part_sessions.first_event_at) as session_started_at,
+        max(several_part_sessions.last_event_at) as last_event_at,
+        sum(several_part_sessions.product_views) as product_views,
+        sum(several_part_sessions.add_to_carts) as add_to_carts,
+        max(several_part_sessions.has_checkout) as has_checkout
+    from population
+    inner join several_part_sessions
+        on
+            population.customer_id = several_part_sessions.customer_id
+            and population.as_of_at > several_part_sessions.first_event_at
+            and population.window_{{ longest }}d_start_at <= several_part_sessions.first_event_at
+            and population.as_of_date > several_part_sessions._ingest_date
+    group by population.customer_id, population.as_of_date, several_part_sessions.session_id
 ),
 
 {#-
