@@ -194,9 +194,10 @@ session_parts as (
 
 {#-
     Almost every session is one part (one landing day, one event day), so grouping every
-    (customer, as-of date, session) row of the as-of join left the rows as they were, and
-    was the aggregation that ran out of memory at scale L under 2 GiB (bench/RESULTS.md).
-    A one-part session's part is its known state; only sessions of several parts are grouped.
+    (customer, as-of date, session) row of the as-of join left the rows as they were: the
+    largest aggregation of the query, and the part of it that ran out of memory first at
+    scale L under 2 GiB (bench/RESULTS.md). A one-part session's part is its known state;
+    only sessions of several parts are grouped.
 -#}
 parts_per_session as (
     select
