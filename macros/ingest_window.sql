@@ -113,13 +113,13 @@
     {%- if lookback_start == min_date -%}
         {{ return(min_date) }}
     {%- endif -%}
-    {%- set inventory = existing_audit_relation('lake_file_inventory') -%}
+    {#- an inventory the run may reuse has inspected_at -#}
+    {%- set inventory = reusable_lake_inventory(existing_audit_relation('lake_file_inventory')) -%}
     {%- set trail = audit_trail_relation() -%}
     {%- set trail = adapter.get_relation(
         database=trail.database, schema=trail.schema, identifier=trail.identifier
     ) -%}
-    {%- if inventory is none or trail is none
-        or 'inspected_at' not in adapter.get_columns_in_relation(inventory) | map(attribute='name') -%}
+    {%- if inventory is none or trail is none -%}
         {{ return(lookback_start) }}
     {%- endif -%}
     {%- set changed = run_query(
