@@ -9,7 +9,7 @@
     inspected_at is when the warehouse first saw the file's current bytes (the run that
     inspected them): daily runs rewrite the older partitions of their lookback only when a
     file there was inspected after the model's last successful build
-    (macros/ingest_window.sql, first_changed_ingest_date).
+    (macros/ingest_window.sql, windowed_rewrite_start).
 -#}
 {%- set folders = lake_source_folders() %}
 {%- set known_inventory = reusable_lake_inventory(load_relation(this)) %}
