@@ -27,7 +27,14 @@
 {% macro customer_features(as_of_dates_sql, first_ingest_date) -%}
 {%- set windows = feature_windows() -%}
 {%- set longest = windows | max -%}
-{%- set earliest_as_of_date = dbt.dateadd('day', 1, "cast('" ~ first_ingest_date ~ "' as date)") -%}
+{#- the day after first_ingest_date #}
+{%- set earliest_as_of_date = days_before(first_ingest_date, -1) -%}
+{%- set session_total_columns = [] -%}
+{%- for days in windows -%}
+    {%- for metric in session_window_metrics() -%}
+        {%- do session_total_columns.append(metric ~ '_' ~ days ~ 'd') -%}
+    {%- endfor -%}
+{%- endfor -%}
 with
 
 as_of_dates as (
@@ -63,20 +70,6 @@ population as (
         lifespans.deleted_at is null
         or lifespans.deleted_at >= as_of_moments.as_of_at
         or lifespans.deletion_ingest_date >= as_of_moments.as_of_date
-),
-
-attributes_as_of as (
-    select
-        population.customer_id,
-        population.as_of_date,
-        versions.segment,
-        versions.country_code,
-        versions.is_marketing_opt_in
-    from population
-    inner join {{ ref('dim_customers_history') }} as versions
-        on
-            population.customer_id = versions.customer_id
-            and {{ valid_at('population.as_of_at', 'versions', strictly_before=true) }}
 ),
 
 known_orders as (
@@ -175,6 +168,7 @@ session_parts as (
         customer_id,
         session_id,
         _ingest_date,
+        cast(event_at as date) as event_date,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at,
         sum(case when event_type = 'page_view' and product_id is not null then 1 else 0 end)
@@ -188,17 +182,16 @@ session_parts as (
         -- run summarises a few days of events, not the whole history. A literal, not a
         -- subquery of as_of_moments: DuckDB estimated such a bound at 84 rows of parts,
         -- hashed them for the join below and ran out of memory at scale L under 2 GiB
-        and event_at >= {{ window_start_at(longest, earliest_as_of_date) }}
+        and event_at >= {{ window_start_at(longest, "cast('" ~ earliest_as_of_date ~ "' as date)") }}
     group by customer_id, session_id, _ingest_date, cast(event_at as date)
 ),
 
-{#-
-    Almost every session is one part (one landing day, one event day), so grouping every
-    (customer, as-of date, session) row of the as-of join left the rows as they were: the
-    largest aggregation of the query, and the part of it that ran out of memory first at
-    scale L under 2 GiB (bench/RESULTS.md). A one-part session's part is its known state;
-    only sessions of several parts are grouped.
--#}
+{#
+    Almost every session is one part (one landing day, one event day), and what is known
+    of it never changes once it has landed. A session of several parts is known more
+    fully as its parts land; those are rare, and are joined to the as-of dates and grouped
+    (known_several_part_sessions).
+#}
 parts_per_session as (
     select
         customer_id,
@@ -214,6 +207,7 @@ parts_per_session as (
         session_parts.customer_id,
         session_parts.session_id,
         session_parts._ingest_date,
+        session_parts.event_date,
         session_parts.first_event_at,
         session_parts.last_event_at,
         session_parts.product_views,
@@ -228,24 +222,134 @@ parts_per_session as (
 ),
 
 {% endfor -%}
-known_sessions as (
+{#-
+    A one-part session is in window w of the as-of dates from the day after both its event
+    day and its landing day, through its event day + w: it enters the windows once and
+    leaves each once. So a customer's windowed totals on an as-of date are a running sum
+    of those entries and exits, and the last event is the running maximum, kept while it
+    is inside the longest window (a session outside it has an earlier last event than any
+    inside). The rows stay near the number of sessions: joining each session to each
+    as-of date of its windows multiplied them by up to {{ longest }}, and ran out of
+    memory at scale L under 2 GiB (bench/RESULTS.md).
+#}
+one_part_session_spans as (
     select
-        population.customer_id,
-        population.as_of_date,
-        one_part_sessions.session_id,
-        one_part_sessions.first_event_at as session_started_at,
-        one_part_sessions.last_event_at,
-        one_part_sessions.product_views,
-        one_part_sessions.add_to_carts,
-        one_part_sessions.has_checkout
-    from population
-    inner join one_part_sessions
-        on
-            population.customer_id = one_part_sessions.customer_id
-            and population.as_of_at > one_part_sessions.first_event_at
-            and population.window_{{ longest }}d_start_at <= one_part_sessions.first_event_at
-            and population.as_of_date > one_part_sessions._ingest_date
+        customer_id,
+        event_date,
+        cast({{ dbt.dateadd('day', 1, 'greatest(event_date, _ingest_date)') }} as date) as known_from_date,
+        last_event_at,
+        1 as sessions,
+        product_views,
+        add_to_carts,
+        case when add_to_carts > 0 then 1 else 0 end as cart_sessions,
+        case when add_to_carts > 0 and has_checkout = 0 then 1 else 0 end as abandoned_cart_sessions
+    from one_part_sessions
+),
+
+{#- One row per change: a session entering its windows, or leaving one of them. #}
+session_window_changes as (
+    select
+        customer_id,
+        known_from_date as change_date,
+        {%- for days in windows %}
+            {%- set enters = "known_from_date <= cast(" ~ dbt.dateadd('day', days, 'event_date') ~ " as date)" %}
+            {%- for metric in session_window_metrics() %}
+        case when {{ enters }} then {{ metric }} else 0 end as {{ metric }}_{{ days }}d,
+            {%- endfor %}
+        {%- endfor %}
+        last_event_at
+    from one_part_session_spans
+    {%- for leaving in windows %}
     union all
+    select
+        customer_id,
+        cast({{ dbt.dateadd('day', leaving + 1, 'event_date') }} as date) as change_date,
+        {%- for days in windows %}
+            {%- for metric in session_window_metrics() %}
+        {{ '-' ~ metric if days == leaving else '0' }} as {{ metric }}_{{ days }}d,
+            {%- endfor %}
+        {%- endfor %}
+        cast(null as {{ dbt.type_timestamp() }}) as last_event_at
+    from one_part_session_spans
+    where known_from_date <= cast({{ dbt.dateadd('day', leaving, 'event_date') }} as date)
+    {%- endfor %}
+),
+
+{#-
+    The population's rows put among the changes, so that each gets the running totals of
+    the changes up to and including its as-of date. An incremental run's as-of dates are a
+    few days at the end of the history, so the changes before its first as-of date are one
+    opening row per customer, the state on the day before (the sessions known by then and
+    still inside each window), and the changes after its last as-of date are left out:
+    otherwise its one as-of date would sort the entries and exits of {{ longest }} days of
+    sessions.
+-#}
+population_among_session_changes as (
+    select
+        customer_id,
+        as_of_date as change_date,
+        created_at,
+        as_of_at,
+        window_{{ longest }}d_start_at,
+        true as is_population,
+        {%- for column in session_total_columns %}
+        0 as {{ column }},
+        {%- endfor %}
+        cast(null as {{ dbt.type_timestamp() }}) as last_event_at
+    from population
+    union all
+    select
+        customer_id,
+        cast('{{ first_ingest_date }}' as date) as change_date,
+        cast(null as {{ dbt.type_timestamp() }}) as created_at,
+        cast(null as {{ dbt.type_timestamp() }}) as as_of_at,
+        cast(null as {{ dbt.type_timestamp() }}) as window_{{ longest }}d_start_at,
+        false as is_population,
+        {%- for days in windows %}
+            {%- for metric in session_window_metrics() %}
+        sum(case when event_date >= cast('{{ days_before(first_ingest_date, days) }}' as date) then {{ metric }} else 0 end)
+            as {{ metric }}_{{ days }}d,
+            {%- endfor %}
+        {%- endfor %}
+        max(last_event_at) as last_event_at
+    from one_part_session_spans
+    where known_from_date < cast('{{ earliest_as_of_date }}' as date)
+    group by customer_id
+    union all
+    select
+        customer_id,
+        change_date,
+        cast(null as {{ dbt.type_timestamp() }}) as created_at,
+        cast(null as {{ dbt.type_timestamp() }}) as as_of_at,
+        cast(null as {{ dbt.type_timestamp() }}) as window_{{ longest }}d_start_at,
+        false as is_population,
+        {%- for column in session_total_columns %}
+        {{ column }},
+        {%- endfor %}
+        last_event_at
+    from session_window_changes
+    where
+        change_date >= cast('{{ earliest_as_of_date }}' as date)
+        and change_date <= (select max(as_of_date) from as_of_dates)
+),
+
+{#- The default window frame takes in the rows of the same date: the day's changes count. #}
+one_part_session_totals as (
+    select
+        customer_id,
+        change_date as as_of_date,
+        created_at,
+        as_of_at,
+        window_{{ longest }}d_start_at,
+        is_population,
+        {%- for column in session_total_columns %}
+        sum({{ column }}) over (partition by customer_id order by change_date) as {{ column }},
+        {%- endfor %}
+        max(last_event_at) over (partition by customer_id order by change_date) as last_known_event_at
+    from population_among_session_changes
+),
+
+known_several_part_sessions as (
     select
         population.customer_id,
         population.as_of_date,
@@ -265,39 +369,64 @@ known_sessions as (
     group by population.customer_id, population.as_of_date, several_part_sessions.session_id
 ),
 
-{#-
-    One aggregation per window, not one with conditional sums for all three windows: the
-    wide one held sixteen states per (customer, as-of date) and could not spill within a
-    2 GiB memory limit at scale L; per window it does (bench/RESULTS.md).
-#}
-{%- for days in windows %}
-sessions_{{ days }}d as (
+several_part_session_totals as (
     select
         customer_id,
         as_of_date,
-        {%- if days == longest %}
-        max(last_event_at) as last_event_at,
-        {%- endif %}
-        count(*) as sessions,
-        sum(product_views) as product_views,
-        sum(add_to_carts) as add_to_carts,
-        count(case when add_to_carts > 0 then 1 end) as cart_sessions,
-        count(case when add_to_carts > 0 and has_checkout = 0 then 1 end) as abandoned_cart_sessions
-    from known_sessions
-    where
-        session_started_at
-        >= {{ window_start_at(days, 'as_of_date') }}
+        {%- for days in windows %}
+            {%- set in_window = "session_started_at >= " ~ window_start_at(days, 'as_of_date') %}
+        sum(case when {{ in_window }} then 1 else 0 end) as sessions_{{ days }}d,
+        sum(case when {{ in_window }} then product_views else 0 end) as product_views_{{ days }}d,
+        sum(case when {{ in_window }} then add_to_carts else 0 end) as add_to_carts_{{ days }}d,
+        sum(case when {{ in_window }} and add_to_carts > 0 then 1 else 0 end) as cart_sessions_{{ days }}d,
+        sum(case when {{ in_window }} and add_to_carts > 0 and has_checkout = 0 then 1 else 0 end)
+            as abandoned_cart_sessions_{{ days }}d,
+        {%- endfor %}
+        max(last_event_at) as last_event_at
+    from known_several_part_sessions
     group by customer_id, as_of_date
 ),
 
-{% endfor %}
+{#- The population's rows, each with its session totals. #}
+population_with_session_totals as (
+    select
+        one_part.customer_id,
+        one_part.as_of_date,
+        one_part.created_at,
+        one_part.as_of_at,
+        {%- for column in session_total_columns %}
+        cast(one_part.{{ column }} + coalesce(several_part.{{ column }}, 0) as {{ dbt.type_bigint() }}) as {{ column }},
+        {%- endfor %}
+        case
+            when
+                one_part.last_known_event_at is null
+                or one_part.last_known_event_at < one_part.window_{{ longest }}d_start_at
+                then several_part.last_event_at
+            when several_part.last_event_at > one_part.last_known_event_at then several_part.last_event_at
+            else one_part.last_known_event_at
+        end as last_event_at
+    from one_part_session_totals as one_part
+    left join several_part_session_totals as several_part
+        on
+            one_part.customer_id = several_part.customer_id
+            and one_part.as_of_date = several_part.as_of_date
+    where one_part.is_population
+),
+
+{#-
+    Starts from the population with its session totals, and joins the attribute versions
+    directly, rather than joining either to the population: each has one row per population
+    row, and the side of a hash join held in memory must fit together with those of the
+    other joins here. With them, the query ran out of memory at scale L under 2 GiB where
+    each of its parts alone did not (bench/RESULTS.md).
+-#}
 features as (
     select
         population.customer_id,
         population.as_of_date,
-        attributes_as_of.segment,
-        attributes_as_of.country_code,
-        attributes_as_of.is_marketing_opt_in,
+        attributes.segment,
+        attributes.country_code,
+        attributes.is_marketing_opt_in,
         {{ dbt.datediff('population.created_at', 'population.as_of_at', 'day') }}
             as tenure_days,
         coalesce(order_history.orders_lifetime, 0) as orders_lifetime,
@@ -310,14 +439,15 @@ features as (
                 order_history.revenue_eur_{{ days }}d / nullif(order_history.orders_{{ days }}d, 0)
                 as decimal(14, 2)
             ) as avg_order_value_eur_{{ days }}d,
-            coalesce(sessions_{{ days }}d.sessions, 0) as sessions_{{ days }}d,
+            population.sessions_{{ days }}d,
             cast(
-                1.0 * sessions_{{ days }}d.add_to_carts / nullif(sessions_{{ days }}d.product_views, 0)
+                1.0 * population.add_to_carts_{{ days }}d
+                / nullif(population.product_views_{{ days }}d, 0)
                 as decimal(9, 4)
             ) as add_to_cart_rate_{{ days }}d,
             cast(
-                1.0 * sessions_{{ days }}d.abandoned_cart_sessions
-                / nullif(sessions_{{ days }}d.cart_sessions, 0)
+                1.0 * population.abandoned_cart_sessions_{{ days }}d
+                / nullif(population.cart_sessions_{{ days }}d, 0)
                 as decimal(9, 4)
             ) as cart_abandonment_rate_{{ days }}d,
         {%- endfor %}
@@ -329,12 +459,12 @@ features as (
             as decimal(9, 4)
         ) as return_rate_{{ longest }}d,
         order_history.last_order_placed_at,
-        sessions_{{ longest }}d.last_event_at
-    from population
-    left join attributes_as_of
+        population.last_event_at
+    from population_with_session_totals as population
+    left join {{ ref('dim_customers_history') }} as attributes
         on
-            population.customer_id = attributes_as_of.customer_id
-            and population.as_of_date = attributes_as_of.as_of_date
+            population.customer_id = attributes.customer_id
+            and {{ valid_at('population.as_of_at', 'attributes', strictly_before=true) }}
     left join order_history
         on
             population.customer_id = order_history.customer_id
@@ -347,12 +477,6 @@ features as (
         on
             population.customer_id = category_preferences.customer_id
             and population.as_of_date = category_preferences.as_of_date
-    {%- for days in windows %}
-    left join sessions_{{ days }}d
-        on
-            population.customer_id = sessions_{{ days }}d.customer_id
-            and population.as_of_date = sessions_{{ days }}d.as_of_date
-    {%- endfor %}
 )
 
 {#-
@@ -375,6 +499,11 @@ select
 from features
 {%- endmacro %}
 
+
+{# What is summed over the sessions of each window, per customer and as-of date. #}
+{% macro session_window_metrics() -%}
+    {{ return(['sessions', 'product_views', 'add_to_carts', 'cart_sessions', 'abandoned_cart_sessions']) }}
+{%- endmacro %}
 
 {# Every column of a customer feature row, in order: the features, then the RFM scores. #}
 {% macro scored_customer_feature_columns() -%}
