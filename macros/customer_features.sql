@@ -237,12 +237,10 @@ one_part_session_spans as (
         customer_id,
         event_date,
         cast({{ dbt.dateadd('day', 1, 'greatest(event_date, _ingest_date)') }} as date) as known_from_date,
-        last_event_at,
-        1 as sessions,
-        product_views,
-        add_to_carts,
-        case when add_to_carts > 0 then 1 else 0 end as cart_sessions,
-        case when add_to_carts > 0 and has_checkout = 0 then 1 else 0 end as abandoned_cart_sessions
+        {%- for metric, of_one_session in session_window_metrics().items() %}
+        {{ of_one_session }}{{ ' as ' ~ metric if of_one_session != metric }},
+        {%- endfor %}
+        last_event_at
     from one_part_sessions
 ),
 
@@ -374,13 +372,10 @@ several_part_session_totals as (
         customer_id,
         as_of_date,
         {%- for days in windows %}
-            {%- set in_window = "session_started_at >= " ~ window_start_at(days, 'as_of_date') %}
-        sum(case when {{ in_window }} then 1 else 0 end) as sessions_{{ days }}d,
-        sum(case when {{ in_window }} then product_views else 0 end) as product_views_{{ days }}d,
-        sum(case when {{ in_window }} then add_to_carts else 0 end) as add_to_carts_{{ days }}d,
-        sum(case when {{ in_window }} and add_to_carts > 0 then 1 else 0 end) as cart_sessions_{{ days }}d,
-        sum(case when {{ in_window }} and add_to_carts > 0 and has_checkout = 0 then 1 else 0 end)
-            as abandoned_cart_sessions_{{ days }}d,
+            {%- for metric, of_one_session in session_window_metrics().items() %}
+        sum(case when session_started_at >= {{ window_start_at(days, 'as_of_date') }} then {{ of_one_session }} else 0 end)
+            as {{ metric }}_{{ days }}d,
+            {%- endfor %}
         {%- endfor %}
         max(last_event_at) as last_event_at
     from known_several_part_sessions
@@ -500,9 +495,18 @@ from features
 {%- endmacro %}
 
 
-{# What is summed over the sessions of each window, per customer and as-of date. #}
+{#
+    What is summed over the sessions of each window, per customer and as-of date: each
+    metric's value for one session, from its product_views, add_to_carts and has_checkout.
+#}
 {% macro session_window_metrics() -%}
-    {{ return(['sessions', 'product_views', 'add_to_carts', 'cart_sessions', 'abandoned_cart_sessions']) }}
+    {{ return({
+        'sessions': '1',
+        'product_views': 'product_views',
+        'add_to_carts': 'add_to_carts',
+        'cart_sessions': 'case when add_to_carts > 0 then 1 else 0 end',
+        'abandoned_cart_sessions': 'case when add_to_carts > 0 and has_checkout = 0 then 1 else 0 end',
+    }) }}
 {%- endmacro %}
 
 {# Every column of a customer feature row, in order: the features, then the RFM scores. #}
