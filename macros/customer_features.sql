@@ -157,33 +157,24 @@ category_preferences as (
     group by customer_id, as_of_date
 ),
 
-{#-
-    Events are first summed per session, landing day and event day: every event of such a
-    part is on the same side of each as-of moment (midnight) and of each window start
-    (midnight), so a part is wholly in or wholly out, and joining parts instead of events
-    gives the same sessions with a fraction of the rows (bench/RESULTS.md).
-#}
+{#- Sessions' parts (int_events_aggregated_to_session_parts), as far back as the longest
+    window of the earliest as-of date reaches: an incremental run reads a few days of parts,
+    not the whole history. A literal bound, not a subquery of as_of_moments: DuckDB
+    estimated such a bound at 84 rows of parts, hashed them for a join and ran out of
+    memory at scale L under 2 GiB (bench/RESULTS.md). #}
 session_parts as (
     select
         customer_id,
         session_id,
         _ingest_date,
-        cast(event_at as date) as event_date,
-        min(event_at) as first_event_at,
-        max(event_at) as last_event_at,
-        sum(case when event_type = 'page_view' and product_id is not null then 1 else 0 end)
-            as product_views,
-        sum(case when event_type = 'add_to_cart' then 1 else 0 end) as add_to_carts,
-        max(case when event_type = 'checkout' then 1 else 0 end) as has_checkout
-    from {{ ref('stg_shop__events') }}
-    where
-        customer_id is not null
-        -- only what the longest window of the earliest as-of date reaches: an incremental
-        -- run summarises a few days of events, not the whole history. A literal, not a
-        -- subquery of as_of_moments: DuckDB estimated such a bound at 84 rows of parts,
-        -- hashed them for the join below and ran out of memory at scale L under 2 GiB
-        and event_at >= {{ window_start_at(longest, "cast('" ~ earliest_as_of_date ~ "' as date)") }}
-    group by customer_id, session_id, _ingest_date, cast(event_at as date)
+        event_date,
+        first_event_at,
+        last_event_at,
+        product_views,
+        add_to_carts,
+        has_checkout
+    from {{ ref('int_events_aggregated_to_session_parts') }}
+    where event_date >= cast('{{ days_before(earliest_as_of_date, longest) }}' as date)
 ),
 
 {#

@@ -3,8 +3,8 @@
 - Raw sources are external assets partitioned by ingest date: the lake is filled by the
   shop's export, not by us (the lake sensor records each new day).
 - `partitioned_models`: the models dbt builds incrementally by ingest date (staging, audit,
-  fct_orders, ml_customer_features) and the views that only read them (int_), partitioned
-  by day. A run of a partition or of a range of them (one run per
+  the session parts, fct_orders, ml_customer_features) and the views that only read them
+  (int_), partitioned by day. A run of a partition or of a range of them (one run per
   backfill) passes the range to dbt as its window (partitions.py).
 - `warehouse_models`: everything else (seeds, snapshots, dims, labels, training set,
   exports and the append-only dataset registry), unpartitioned, once per run.

@@ -3,9 +3,9 @@
 It does three things inside the dbt process:
 
 - registers the DuckDB function `lake_file_inspection(path, source_dir, required_columns,
-  decode, known)` on every connection: the JSON of orchestration.lake_inventory.inspect_file, so the
-  model audit.lake_file_inventory and the PII policy hook can sort landed files into
-  readable and quarantined in SQL;
+  decode, known)` on the warehouse's connection, whose cursors share it: the JSON of
+  orchestration.lake_inventory.inspect_file, so the model audit.lake_file_inventory and the
+  PII policy hook can sort landed files into readable and quarantined in SQL;
 - refuses, with one clear message, to open a warehouse another process is writing;
 - publishes export folders atomically (`store`, called by macros/atomic_exports.sql): an
   external model is written to a hidden staging folder beside its final path, then swapped
@@ -131,10 +131,11 @@ class Plugin(BasePlugin):
         refuse_if_locked(str(creds.path))
 
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
+        # Once per connection, not per cursor: a function created on the connection is in
+        # the catalog its cursors share, and dbt-duckdb opens a cursor for every node, where
+        # registering again (and catching DuckDB's "already exists") cost about 0.4 s of a
+        # daily run's Python at scale M (bench/RESULTS.md).
         register_inspection(conn)
-
-    def configure_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        register_inspection(cursor)
 
     def store(self, target_config: TargetConfig) -> None:
         assert target_config.location is not None

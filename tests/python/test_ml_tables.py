@@ -123,7 +123,13 @@ def test_feature_rows_ignore_orders_and_events_at_or_after_their_as_of_date(
                     """,
                     [order_id, order_id, customer_id, at, ingested],
                 )
-    run_dbt(env, "run", "--select", "ml_customer_features", "--full-refresh")
+    run_dbt(
+        env,
+        "run",
+        "--select",
+        "int_events_aggregated_to_session_parts ml_customer_features",
+        "--full-refresh",
+    )
     with duckdb.connect(str(database), read_only=True) as connection:
         after = fingerprint(
             connection, f"(from ml.ml_customer_features where as_of_date = '{as_of}')"

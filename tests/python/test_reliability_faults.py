@@ -36,7 +36,8 @@ BUILD = ("build", "--exclude", "resource_type:test", "resource_type:unit_test")
 PARTITIONED = (
     "build",
     "--select",
-    "+fct_orders +quarantined_rows +row_count_reconciliation +file_reconciliation",
+    "+fct_orders +quarantined_rows +row_count_reconciliation +file_reconciliation"
+    " +int_events_aggregated_to_session_parts",
     "--exclude",
     "resource_type:test",
     "resource_type:unit_test",
@@ -54,6 +55,7 @@ INCREMENTAL_TABLES = (
     "staging.stg_shop__orders",
     "staging.stg_shop__order_items",
     "staging.stg_shop__events",
+    "intermediate.int_events_aggregated_to_session_parts",
     "audit.quarantined_rows",
     "audit.row_count_reconciliation",
     "audit.file_reconciliation",

@@ -23,6 +23,7 @@ INCREMENTAL_TABLES = (
     "staging.stg_shop__orders",
     "staging.stg_shop__order_items",
     "staging.stg_shop__events",
+    "intermediate.int_events_aggregated_to_session_parts",
     "audit.quarantined_rows",
     "audit.row_count_reconciliation",
     "marts.fct_orders",
