@@ -5,8 +5,7 @@
     or wholly out, and joins parts instead of events: the same sessions with a fraction of
     the rows. Incremental by landing day, like the events it reads, so a daily run sums
     one day of events here, and the feature query reads the parts of its windows instead
-    of grouping every event of the last {{ feature_windows() | max }} days again
-    (bench/RESULTS.md).
+    of grouping every event of its longest window (90 days) again (bench/RESULTS.md).
 -#}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
 
