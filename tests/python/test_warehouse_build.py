@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 
 import pyarrow.dataset as ds
@@ -169,3 +170,30 @@ def test_a_malformed_date_var_is_refused_before_any_sql_runs(
     )
     assert result.returncode != 0
     assert "must be a date written YYYY-MM-DD" in result.stdout
+
+
+def test_only_tolerated_tests_keep_their_failing_rows(warehouse: Warehouse) -> None:
+    """A test the run goes on past (severity warn, or an error_if threshold that lets a few
+    failures through) keeps its failing rows in the audit_test_failures schema; any other
+    test stops the run when it fails and stores nothing, so a passing run creates no table
+    per test."""
+    manifest = json.loads((warehouse.root / "target" / "manifest.json").read_text())
+    tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
+    tolerated = {
+        node["alias"]
+        for node in tests
+        if node["config"]["severity"].lower() == "warn"
+        or node["config"]["error_if"].replace(" ", "") != "!=0"
+    }
+    storing = {node["alias"] for node in tests if node["config"]["store_failures"]}
+    assert len(tolerated) >= 4
+    assert storing == tolerated
+    with warehouse.connect() as connection:
+        stored = {
+            name
+            for (name,) in connection.execute(
+                "select table_name from information_schema.tables"
+                " where table_schema like '%audit_test_failures'"
+            ).fetchall()
+        }
+    assert stored == storing
