@@ -105,6 +105,7 @@ WAREHOUSE_PACKAGE = "ml_warehouse"
 # What `dbt parse` reads: the manifest is stale when any of these is newer than it.
 DBT_PROJECT_INPUTS = (
     "dbt_project.yml",
+    "selectors.yml",
     ".dbtignore",
     "models",
     "macros",
@@ -114,6 +115,7 @@ DBT_PROJECT_INPUTS = (
     "analyses",
     # the overlay's own files, when Dagster loads its manifest
     "monitoring/dbt_project.yml",
+    "monitoring/selectors.yml",
     "monitoring/packages.yml",
     "monitoring/macros",
 )

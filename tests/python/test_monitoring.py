@@ -278,6 +278,16 @@ def test_edr_runs_with_tracking_version_check_and_deps_off(tmp_path: Path) -> No
     assert Path(env["WAREHOUSE_DUCKDB_PATH"]).is_absolute()  # edr runs from elsewhere
 
 
+def test_the_overlay_has_the_warehouse_selectors() -> None:
+    """dbt reads selectors.yml from the project it runs, and with monitoring on that is the
+    overlay: without the warehouse's selectors there, Dagster's daily job cannot resolve
+    `daily_build`. Checked here because the Elementary tests that would catch it skip in CI."""
+    root = monitor.REPO_ROOT
+    assert (root / "monitoring" / "selectors.yml").read_text() == (
+        root / "selectors.yml"
+    ).read_text()
+
+
 # --- the Dagster code location with and without Elementary --------------------------------
 
 LOAD_DEFINITIONS = """
