@@ -7,6 +7,7 @@ Nothing here touches data/ or target/ of the checkout, so the suite can run besi
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -49,6 +51,10 @@ class Warehouse:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.database), read_only=True)
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest of the suite's last dbt invocation on this warehouse."""
+        return json.loads((self.root / "target" / "manifest.json").read_text())
 
     def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_dbt(self.env, *args, check=check)

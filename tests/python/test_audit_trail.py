@@ -3,8 +3,6 @@ the suite's warehouse is there, node by node, and it is only ever appended to.""
 
 from __future__ import annotations
 
-import json
-
 WAREHOUSE_NODES = ("model", "seed", "snapshot", "test")
 
 
@@ -24,7 +22,7 @@ def builds(connection) -> list[str]:
 
 
 def test_every_build_is_recorded_node_by_node_with_who_when_and_which_code(warehouse) -> None:
-    manifest = json.loads((warehouse.root / "target" / "manifest.json").read_text())
+    manifest = warehouse.manifest()
     expected = {
         uid
         for uid, node in manifest["nodes"].items()

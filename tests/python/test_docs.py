@@ -6,18 +6,12 @@ consumers of the ML tables and their owners."""
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 DOCUMENTED = ("model", "seed", "snapshot")
-
-
-def load_manifest(warehouse) -> dict[str, Any]:
-    """The manifest of the suite's last build of the warehouse."""
-    return json.loads((warehouse.root / "target" / "manifest.json").read_text())
 
 
 def relation_columns(warehouse) -> dict[tuple[str, str], list[str]]:
@@ -70,7 +64,7 @@ def undocumented(
 
 @pytest.fixture(scope="module")
 def catalog(warehouse) -> tuple[dict[str, Any], dict[tuple[str, str], list[str]]]:
-    return load_manifest(warehouse), relation_columns(warehouse)
+    return warehouse.manifest(), relation_columns(warehouse)
 
 
 def node(manifest: Mapping[str, Any], name: str) -> Mapping[str, Any]:

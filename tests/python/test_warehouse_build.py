@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 
 import pyarrow.dataset as ds
@@ -177,7 +176,7 @@ def test_only_tolerated_tests_keep_their_failing_rows(warehouse: Warehouse) -> N
     failures through) keeps its failing rows in the audit_test_failures schema; any other
     test stops the run when it fails and stores nothing, so a passing run creates no table
     per test."""
-    manifest = json.loads((warehouse.root / "target" / "manifest.json").read_text())
+    manifest = warehouse.manifest()
     tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
     tolerated = {
         node["alias"]
