@@ -56,7 +56,8 @@ with
         select
             '{{ source_name }}' as source_name,
             deliveries._ingest_date as ingest_date,
-            sum(
+            -- a count, and typed as one, not as the 128-bit integer DuckDB sums into
+            cast(sum(
                 deliveries.copies
                 - case
                     when
@@ -65,7 +66,7 @@ with
                         then 1
                     else 0
                 end
-            ) as rows_duplicate
+            ) as {{ dbt.type_bigint() }}) as rows_duplicate
         from {{ source_name }}_clean_deliveries as deliveries
         inner join {{ ref('stg_shop__' ~ source_name) }} as kept
             on {{ key_columns_match('deliveries', 'kept', key_columns) }}

@@ -196,3 +196,21 @@ def test_only_tolerated_tests_keep_their_failing_rows(warehouse: Warehouse) -> N
             ).fetchall()
         }
     assert stored == storing
+
+
+def test_no_table_stores_duckdbs_128_bit_integer(warehouse: Warehouse) -> None:
+    """DuckDB sums integers into a 128-bit integer (HUGEINT) unless the SQL casts the sum.
+    Stored, that type reads back slowly (a quarter of a daily feature run at M once) and is
+    DuckDB's own: Spark and Trino have no such type, so counts are typed as bigint."""
+    with warehouse.connect() as connection:
+        wide = connection.execute(
+            "select columns.table_schema || '.' || columns.table_name || '.' || column_name"
+            " from information_schema.columns"
+            " inner join information_schema.tables using (table_catalog, table_schema, table_name)"
+            " where table_type = 'BASE TABLE' and data_type in ('HUGEINT', 'UHUGEINT')"
+        ).fetchall()
+        tables = connection.execute(
+            "select count(*) from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchone()
+    assert tables is not None and tables[0] > 20
+    assert wide == []
