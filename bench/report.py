@@ -25,7 +25,7 @@ def _number(value: float | None, digits: int = 1) -> str:
 
 
 def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
+    return "-" if value is None else f"{value:.2%}"
 
 
 def markdown(results: Mapping[str, Any]) -> str:
@@ -80,16 +80,20 @@ def target_checks(results: Mapping[str, Any]) -> list[tuple[str, bool]]:
         or scale["parse_plus_load_seconds"] is None
     ):
         return []
-    ratio = scale["steps"]["full_build"]["ratio_to_baseline"]
+    # From the medians, not the rounded ratios: a daily run at 10.015% of the full build
+    # rounds to 10.0%, and is over the target all the same.
+    steps = scale["steps"]
+    full = steps["full_build"]["dbt_seconds_median"]
+    ratio = full / steps["full_build"]["baseline_seconds_median"]
+    daily_share = steps["daily_incremental"]["dbt_seconds_median"] / full
     return [
         (
-            f"full build {ratio:.2f} x the plain-DuckDB baseline (at most {FULL_BUILD_RATIO} x)",
+            f"full build {ratio:.3f} x the plain-DuckDB baseline (at most {FULL_BUILD_RATIO} x)",
             ratio <= FULL_BUILD_RATIO,
         ),
         (
-            f"daily incremental {scale['daily_over_full']:.1%} of the full build "
-            f"(at most {DAILY_SHARE:.0%})",
-            scale["daily_over_full"] <= DAILY_SHARE,
+            f"daily incremental {daily_share:.2%} of the full build (at most {DAILY_SHARE:.0%})",
+            daily_share <= DAILY_SHARE,
         ),
         (
             f"dbt parse + Dagster definitions load {scale['parse_plus_load_seconds']:.1f} s "

@@ -440,7 +440,7 @@ class ScaleRun:
                 step: {relation: list(counts) for relation, counts in mismatches.items()}
                 for step, mismatches in self.baseline_mismatches.items()
             },
-            "daily_over_full": None if daily is None else round(daily / full, 3),
+            "daily_over_full": None if daily is None else round(daily / full, 4),
             "parse_plus_load_seconds": None if load is None else round(load.dbt_seconds, 2),
         }
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
+from bench.report import target_checks
+
 MEASURED_STEPS = {"full_build", "daily_incremental", "dataset_release"}
 
 
@@ -82,3 +84,32 @@ def test_the_report_prints_the_table(bench_results: tuple[dict, str, Path]) -> N
     assert "| tiny | full build (`dbt build` of the history) |" in table
     assert "| tiny | 120 | 35 |" in table
     assert results["machine"]["cores"] and results["repeat"] == 1
+
+
+@pytest.mark.parametrize(
+    ("daily_seconds", "met"), [(15.0, True), (15.09, False)], ids=["10.00%", "10.02%"]
+)
+def test_the_daily_target_is_judged_on_the_medians_not_a_rounded_share(
+    daily_seconds: float, met: bool
+) -> None:
+    """15.09 s against a 150.67 s full build is 10.015%: over 10%, though it rounds to it."""
+    steps = {
+        "full_build": {
+            "dbt_seconds_median": 150.0 if met else 150.67,
+            "baseline_seconds_median": 131.1,
+        },
+        "daily_incremental": {"dbt_seconds_median": daily_seconds},
+    }
+    results = {
+        "scales": {
+            "M": {
+                "steps": steps,
+                "daily_over_full": round(
+                    daily_seconds / steps["full_build"]["dbt_seconds_median"], 3
+                ),
+                "parse_plus_load_seconds": 6.5,
+            }
+        }
+    }
+    verdicts = {text.split(" ")[0]: ok for text, ok in target_checks(results)}
+    assert verdicts == {"full": True, "daily": met, "dbt": True}
