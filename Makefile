@@ -34,6 +34,10 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps "$$(grep '^uv==' requirements.lock)"
 	$(BIN)/uv pip install --quiet --no-deps --compile-bytecode --python $(BIN)/python -r requirements.lock || \
 		$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	@# The project itself, editable, for its command `warehouse-dbt`: dbt with Python's garbage
+	@# collector off (orchestration/dbt_cli.py), which Dagster, the tests and the bench run.
+	$(BIN)/uv pip install --quiet --no-deps --python $(BIN)/python -e . || \
+		$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/pip check
 	touch $@
 
@@ -95,8 +99,8 @@ DOCS_PORT ?= 8080
 DOCS_DIR ?= target/docs
 docs: $(INSTALLED)
 	@mkdir -p data/exports $(DOCS_DIR)/site
-	$(BIN)/dbt parse --quiet --target-path $(DOCS_DIR)
-	$(BIN)/dbt docs generate --no-compile --static --target-path $(DOCS_DIR)
+	$(BIN)/warehouse-dbt parse --quiet --target-path $(DOCS_DIR)
+	$(BIN)/warehouse-dbt docs generate --no-compile --static --target-path $(DOCS_DIR)
 	cp $(DOCS_DIR)/static_index.html $(DOCS_DIR)/site/index.html
 	@echo "dbt docs on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C to stop)"
 	$(BIN)/python -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory $(DOCS_DIR)/site

@@ -34,7 +34,7 @@ def markdown(results: Mapping[str, Any]) -> str:
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB; "
         f"{machine['platform']}; Python {machine['python']}, dbt-core {machine.get('dbt-core')}, "
         f"dbt-duckdb {machine.get('dbt-duckdb')}, DuckDB {machine.get('duckdb')}, "
-        f"Dagster {machine.get('dagster')}.",
+        f"Dagster {machine.get('dagster')}; dbt run as `{machine.get('dbt_command', 'dbt')}`.",
         f"Median of {results['repeat']} runs per step; commit {results['git_commit']}; "
         f"{results['started_at']}.",
         "",

@@ -36,6 +36,7 @@ import duckdb
 from bench.measure import Measurement, measure, run_quietly
 from bench.scales import SEED, START_DATE, Scale
 from orchestration.partitions import IngestWindow
+from orchestration.project import DBT_EXECUTABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STEPS = (
@@ -48,7 +49,7 @@ STEPS = (
 )
 PARTIAL_PARSE = "partial_parse.msgpack"
 PYTHON = sys.executable
-DBT = str(Path(sys.executable).parent / "dbt")
+DBT = str(DBT_EXECUTABLE)
 
 
 @dataclass
@@ -532,5 +533,8 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "memory_gib": memory_gib,
         "python": platform.python_version(),
+        # warehouse-dbt (dbt with the garbage collector off), or plain dbt where the
+        # project is not installed in the environment (orchestration/project.py).
+        "dbt_command": Path(DBT).name,
         **versions,
     }

@@ -16,8 +16,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILES_DIR = REPO_ROOT / "profiles"
 # The dbt installed beside this Python: a fresh machine has no dbt on PATH, and another dbt
-# on PATH must never be picked up by accident.
-DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+# on PATH must never be picked up by accident. `warehouse-dbt` is dbt with Python's garbage
+# collector off (orchestration/dbt_cli.py), installed with the project by `make install`;
+# in an environment where only the requirements were installed, plain dbt does the same.
+_VENV_BIN = Path(sys.executable).parent
+DBT_EXECUTABLE = (
+    _VENV_BIN / "warehouse-dbt" if (_VENV_BIN / "warehouse-dbt").exists() else _VENV_BIN / "dbt"
+)
 
 
 def data_dir() -> Path:

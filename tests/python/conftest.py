@@ -23,8 +23,9 @@ from xdist.remote import Producer
 from xdist.scheduler import LoadFileScheduling
 from xdist.workermanage import WorkerController
 
+from orchestration.project import DBT_EXECUTABLE
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 # The suite tests the warehouse and its Dagster code location on their own, the same on
 # every machine; test_monitoring.py tests Elementary (overlay and Dagster) where installed.
@@ -84,7 +85,7 @@ def run_dbt(
     env: dict[str, str], *args: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [str(BIN / "dbt"), *args],
+        [str(DBT_EXECUTABLE), *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

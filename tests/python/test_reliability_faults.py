@@ -22,11 +22,12 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from conftest import BIN, REPO_ROOT, run_dbt, warehouse_env
+from conftest import REPO_ROOT, run_dbt, warehouse_env
 
 from orchestration.backup import WarehouseBusy, backup, publish_read_copy, restore
 from orchestration.fingerprint import fingerprint, quote_identifier
 from orchestration.governance.access import analyst_connection
+from orchestration.project import DBT_EXECUTABLE
 
 LAKE = {"seed": 5, "customers": 40, "start_date": "2026-03-01", "days": 33, "plan_days": 34}
 # Models, seeds and snapshots; the dbt tests are the other suites' business.
@@ -229,7 +230,7 @@ def kill_points(seed: int) -> list[KillPoint]:
 def build_until(world: World, point: KillPoint) -> str:
     """Start a build and SIGKILL it at `point`; the unique id of the node it was in."""
     process = subprocess.Popen(
-        [str(BIN / "dbt"), *BUILD, "--log-format", "json"],
+        [str(DBT_EXECUTABLE), *BUILD, "--log-format", "json"],
         cwd=REPO_ROOT,
         env=world.env,
         stdout=subprocess.PIPE,
@@ -311,7 +312,7 @@ def test_same_partition_again_changes_nothing_while_a_second_writer_is_refused(
     with analyst_connection(read_copy) as connection:
         (orders,) = connection.execute("select count(*) from marts.fct_orders").fetchone()
     build = subprocess.Popen(
-        [str(BIN / "dbt"), *PARTITIONED, "--vars", same_partition, "--log-format", "json"],
+        [str(DBT_EXECUTABLE), *PARTITIONED, "--vars", same_partition, "--log-format", "json"],
         cwd=REPO_ROOT,
         env=world.env,
         stdout=subprocess.PIPE,
