@@ -177,7 +177,7 @@ def test_error_tests_are_blocking_checks():
         for assets_def in DBT_ASSETS
         for spec in assets_def.check_specs
     }
-    assert specs[("fct_orders", "unique_fct_orders_order_id")].blocking
+    assert specs[("fct_orders", "not_null_fct_orders_customer_id")].blocking
     assert specs[("stg_shop__orders", "not_null_stg_shop__orders_order_id")].blocking
     # reads dim_customers, which is built after fct_orders: reported, cannot gate
     relationship = next(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter, defaultdict
+from pathlib import Path
 
+import duckdb
 import pyarrow.dataset as ds
 import pytest
 from conftest import Warehouse
@@ -214,3 +217,69 @@ def test_no_table_stores_duckdbs_128_bit_integer(warehouse: Warehouse) -> None:
         ).fetchone()
     assert tables is not None and tables[0] > 20
     assert wide == []
+
+
+def enforced_keys(manifest: dict) -> set[tuple[str, str, str, tuple[str, ...]]]:
+    """(schema, table, NOT NULL or PRIMARY KEY, columns) of every key constraint of an
+    enforced contract on a table, as the manifest declares them."""
+    keys = set()
+    kinds = {"not_null": "NOT NULL", "primary_key": "PRIMARY KEY"}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["config"]["materialized"] not in {
+            "table",
+            "incremental",
+        }:
+            continue
+        if not node["config"].get("contract", {}).get("enforced"):
+            continue
+        relation = (node["schema"], node["alias"])
+        for name, column in node["columns"].items():
+            for constraint in column.get("constraints", []):
+                if constraint["type"] in kinds:
+                    keys.add((*relation, kinds[constraint["type"]], (name,)))
+        for constraint in node.get("constraints", []):
+            if constraint["type"] in kinds:
+                keys.add((*relation, kinds[constraint["type"]], tuple(constraint["columns"])))
+    return keys
+
+
+def test_keys_without_a_data_test_are_enforced_by_duckdb(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Keys with an enforced contract constraint have no unique or not_null data test (the
+    models' YAML says why). So the constraints must be in the warehouse, and refuse a
+    duplicate and a null key: otherwise nothing would check those keys."""
+    declared = enforced_keys(warehouse.manifest())
+    with warehouse.connect() as connection:
+        built = {
+            (schema, table)
+            for schema, table in connection.execute(
+                "select table_schema, table_name from information_schema.tables"
+                " where table_type = 'BASE TABLE'"
+            ).fetchall()
+        }
+        in_warehouse = {
+            (schema, table, kind, tuple(columns))
+            for schema, table, kind, columns in connection.execute(
+                "select schema_name, table_name, constraint_type, constraint_column_names"
+                " from duckdb_constraints()"
+                " where constraint_type in ('NOT NULL', 'PRIMARY KEY')"
+            ).fetchall()
+        }
+    expected = {key for key in declared if key[:2] in built}
+    tables = {key[1] for key in expected}
+    assert {"dim_customers", "dim_products", "fct_orders", "ml_customer_labels"} <= tables
+    assert expected - in_warehouse == set()
+
+    copy = tmp_path / warehouse.database.name
+    shutil.copy(warehouse.database, copy)
+    with duckdb.connect(str(copy)) as connection:
+        with pytest.raises(duckdb.ConstraintException, match="order_id"):
+            connection.execute(
+                "insert into marts.fct_orders select * from marts.fct_orders limit 1"
+            )
+        with pytest.raises(duckdb.ConstraintException, match="customer_id"):
+            connection.execute(
+                "insert into ml.ml_customer_labels"
+                " select * replace (null as customer_id) from ml.ml_customer_labels limit 1"
+            )
