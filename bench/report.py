@@ -54,16 +54,18 @@ def markdown(results: Mapping[str, Any]) -> str:
     lines += [
         "",
         "| scale | customers | days | events | orders | memory limit | daily / full "
-        "| parse + load (s) |",
-        "|---|---:|---:|---:|---:|---|---:|---:|",
+        "| each turn | parse + load (s) |",
+        "|---|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     for name, scale in results["scales"].items():
         rows = scale["lake_rows"]
+        turns = scale.get("daily_over_full_by_turn") or []
         lines.append(
             f"| {name} | {scale['customers']:,} | {scale['history_days']} | "
             f"{rows.get('events', 0):,} | "
             f"{rows.get('orders', 0):,} | {scale['memory_limit'] or 'DuckDB default'} | "
-            f"{_share(scale['daily_over_full'])} | {_number(scale['parse_plus_load_seconds'])} |"
+            f"{_share(daily_share(scale))} | {', '.join(_share(turn) for turn in turns) or '-'} | "
+            f"{_number(scale['parse_plus_load_seconds'])} |"
         )
     checks = target_checks(results)
     if checks:
@@ -72,28 +74,37 @@ def markdown(results: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def daily_share(scale: Mapping[str, Any]) -> float | None:
+    """The daily run's median over the full build's, as the table prints it and the target
+    judges it: from the medians, not a rounded ratio (a daily run at 10.015% of the full
+    build rounds to 10.0%, and is over the target all the same)."""
+    steps = scale["steps"]
+    if "daily_incremental" not in steps:
+        return None
+    return (
+        steps["daily_incremental"]["dbt_seconds_median"] / steps["full_build"]["dbt_seconds_median"]
+    )
+
+
 def target_checks(results: Mapping[str, Any]) -> list[tuple[str, bool]]:
     scale = results["scales"].get(TARGET_SCALE)
-    if (
-        scale is None
-        or scale["daily_over_full"] is None
-        or scale["parse_plus_load_seconds"] is None
-    ):
+    if scale is None or scale["parse_plus_load_seconds"] is None:
         return []
-    # From the medians, not the rounded ratios: a daily run at 10.015% of the full build
-    # rounds to 10.0%, and is over the target all the same.
+    share = daily_share(scale)
+    if share is None:
+        return []
     steps = scale["steps"]
-    full = steps["full_build"]["dbt_seconds_median"]
-    ratio = full / steps["full_build"]["baseline_seconds_median"]
-    daily_share = steps["daily_incremental"]["dbt_seconds_median"] / full
+    ratio = (
+        steps["full_build"]["dbt_seconds_median"] / steps["full_build"]["baseline_seconds_median"]
+    )
     return [
         (
             f"full build {ratio:.3f} x the plain-DuckDB baseline (at most {FULL_BUILD_RATIO} x)",
             ratio <= FULL_BUILD_RATIO,
         ),
         (
-            f"daily incremental {daily_share:.2%} of the full build (at most {DAILY_SHARE:.0%})",
-            daily_share <= DAILY_SHARE,
+            f"daily incremental {share:.2%} of the full build (at most {DAILY_SHARE:.0%})",
+            share <= DAILY_SHARE,
         ),
         (
             f"dbt parse + Dagster definitions load {scale['parse_plus_load_seconds']:.1f} s "

@@ -11,12 +11,16 @@ Timings at this scale mean nothing and are not asserted (bench/RESULTS.md has re
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
 
+from bench.measure import Measurement
 from bench.report import target_checks
+from bench.run import ScaleRun
+from bench.scales import SCALES
 
 MEASURED_STEPS = {"full_build", "daily_incremental", "dataset_release"}
 
@@ -55,7 +59,51 @@ def test_every_step_is_measured_against_its_baseline(bench_results: tuple[dict, 
         ), step
         assert figures["dbt_peak_rss_mib_max"] > 0 and figures["baseline_peak_rss_mib_max"] > 0
     assert tiny["daily_over_full"] > 0
+    assert len(tiny["daily_over_full_by_turn"]) == 1  # one full build, then its daily run
     assert tiny["lake_rows"]["events"] > 0
+
+
+def test_full_builds_and_daily_runs_take_turns(tmp_path: Path) -> None:
+    """The daily target divides the daily run by the full build, so the bench measures them
+    in turns, in the same minutes; each full build sees only the 90 days of history, each
+    daily run the 91st day too, and so do their baselines. The dbt and replay commands are
+    recorded here, not run."""
+    seen: list[tuple[str, bool]] = []
+
+    class RecordingRun(ScaleRun):
+        def day_landed(self) -> bool:
+            return any((self.root / "lake").glob(f"*/ingest_date={self.new_day}"))
+
+        def _quiet(self, *command: str, log: str, environment: Mapping[str, str] = {}) -> None:
+            assert command[2:4] == ("generator", "append")
+            for table in ("orders", "events"):
+                (self.root / "lake" / table / f"ingest_date={self.new_day}").mkdir(parents=True)
+
+        def _measure(
+            self, *command: str, log: str, environment: Mapping[str, str] = {}
+        ) -> Measurement:
+            seen.append(("daily" if "daily_build" in command else "full", self.day_landed()))
+            return Measurement(seconds=10.0 if "daily_build" in command else 100.0, peak_rss_mib=1)
+
+        def _baseline(self, step: str, artifacts: str, start: str | None) -> None:
+            seen.append((f"{step} baseline", self.day_landed()))
+
+        def _save(self, name: str) -> None: ...
+
+        def _restore(self, name: str | None, database: Path) -> None: ...
+
+        def _restore_parse_state(self, name: str) -> None: ...
+
+    run = RecordingRun(SCALES["tiny"], tmp_path, repeat=3, progress=print)
+    (run.root / "lake" / "orders" / "ingest_date=2026-01-01").mkdir(parents=True)
+    run.full_build_and_daily(with_daily=True)
+
+    assert seen == [("full", False), ("daily", True)] * 3 + [
+        ("full_build baseline", False),
+        ("daily_incremental baseline", True),
+    ]
+    assert run.day_landed()  # as the release and snapshot steps after it need
+    assert run.summary()["daily_over_full_by_turn"] == [0.1, 0.1, 0.1]
 
 
 def test_the_baseline_builds_what_dbt_builds(bench_results: tuple[dict, str, Path]) -> None:
