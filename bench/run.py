@@ -275,26 +275,30 @@ class ScaleRun:
     def _day_folders(self, lake: Path) -> list[Path]:
         return sorted(lake.glob(f"*/ingest_date={self.new_day}"))
 
-    def _land_new_day(self, landed: bool) -> None:
-        """Move the 91st day's folders into the lake (landed) or out of it."""
-        source, target = (self.held_day, self.root / "lake")
-        if not landed:
-            source, target = target, source
+    def _move_day_folders(self, source: Path, target: Path) -> None:
         for folder in self._day_folders(source):
             destination = target / folder.relative_to(source)
             destination.parent.mkdir(parents=True, exist_ok=True)
             folder.rename(destination)
-        if landed != bool(self._day_folders(self.root / "lake")):
-            raise StepFailed(f"the day {self.new_day} did not move {'in' if landed else 'out'}")
+        if self._day_folders(source):
+            raise StepFailed(f"the day {self.new_day}'s folders did not all leave {source}")
+
+    def _land_new_day(self) -> None:
+        """The 91st day's folders into the lake, for a daily run."""
+        self._move_day_folders(self.held_day, self.root / "lake")
+
+    def _hold_new_day(self) -> None:
+        """The 91st day's folders out of the lake, for a full build."""
+        self._move_day_folders(self.root / "lake", self.held_day)
 
     def append_new_day(self) -> None:
         """Generate the 91st day once, and hold it back until a daily run."""
         lake = f"--out={self.root / 'lake'}"
         self._quiet(PYTHON, "-m", "generator", "append", lake, "--days=1", log="generate.log")
-        self._land_new_day(False)
+        self._hold_new_day()
 
     def _full_build_attempt(self, attempt: int) -> None:
-        self._land_new_day(False)
+        self._hold_new_day()
         self._restore(None, self.database)
         if attempt > 0:
             # as the first attempt left it: not re-parsed for the daily run's window
@@ -307,7 +311,7 @@ class ScaleRun:
             self._save("full_build")
 
     def _daily_attempt(self, attempt: int) -> None:
-        self._land_new_day(True)
+        self._land_new_day()
         self._restore("full_build", self.database)
         self._restore_parse_state("full_build")
         self.steps["daily_incremental"].dbt.append(
@@ -334,10 +338,10 @@ class ScaleRun:
                 self._daily_attempt(attempt)
         if with_daily:
             self._save("daily_incremental")
-            self._land_new_day(False)
+            self._hold_new_day()
         self._baseline("full_build", "full_build", start=None)
         if with_daily:
-            self._land_new_day(True)
+            self._land_new_day()
             self._baseline("daily_incremental", "daily_incremental", start="full_build")
 
     def _dbt_step(
