@@ -312,17 +312,14 @@ class ScaleRun:
 
     def _daily_attempt(self, attempt: int) -> None:
         self._land_new_day()
-        self._restore("full_build", self.database)
-        self._restore_parse_state("full_build")
-        self.steps["daily_incremental"].dbt.append(
-            self._measure(
-                DBT,
-                "build",
-                "--selector",
-                "daily_build",
-                log=f"daily.dbt.{attempt}.log",
-                environment=self.window_environment(),
-            )
+        self._dbt_attempt(
+            "daily_incremental",
+            "full_build",
+            "build",
+            "--selector",
+            "daily_build",
+            log=f"daily.dbt.{attempt}.log",
+            environment=self.window_environment(),
         )
 
     def full_build_and_daily(self, with_daily: bool) -> None:
@@ -355,14 +352,27 @@ class ScaleRun:
         """`dbt <dbt_args>` (with `environment` added), `repeat` times, each from the saved
         state `start`; the result is saved as state `step`, and the baseline replays it from
         the same start."""
-        result = self.steps[step] = StepResult()
+        self.steps[step] = StepResult()
         for attempt in range(self.repeat):
-            self._restore(start, self.database)
-            self._restore_parse_state(start)
-            log_file = f"{log}.dbt.{attempt}.log"
-            result.dbt.append(self._measure(DBT, *dbt_args, log=log_file, environment=environment))
+            self._dbt_attempt(
+                step, start, *dbt_args, log=f"{log}.dbt.{attempt}.log", environment=environment
+            )
         self._save(step)
         self._baseline(step, step, start=start)
+
+    def _dbt_attempt(
+        self,
+        step: str,
+        start: str,
+        *dbt_args: str,
+        log: str,
+        environment: Mapping[str, str] = {},
+    ) -> None:
+        """One measured `dbt <dbt_args>` of `step`, from the saved state `start` (database
+        and partial-parse state)."""
+        self._restore(start, self.database)
+        self._restore_parse_state(start)
+        self.steps[step].dbt.append(self._measure(DBT, *dbt_args, log=log, environment=environment))
 
     def dataset_release(self) -> None:
         self._dbt_step(
