@@ -4,7 +4,7 @@ dbt renders macros and models through `jinja2.Environment.from_string`, and Jinj
 compiled code only for templates that come through a loader, so every dbt process parses
 and compiles the same ~580 templates (dbt's macros, the adapter's, this project's, each
 model's SQL) from source again: 1.2 s of CPU held under Python's lock in a daily run at
-scale M, a tenth of that run (bench/RESULTS.md, "What changed"). `install` puts Jinja's own
+scale M, about a twelfth of that run (bench/RESULTS.md, "What changed"). `install` puts Jinja's own
 `FileSystemBytecodeCache` in front of `Environment.compile`, the way Jinja uses it for
 loaded templates: a template compiled once is read back from disk by later processes.
 
