@@ -22,7 +22,6 @@ while `DBT_MACRO_DEBUGGING` is set, since that dbt setting works by hooking the 
 """
 
 import contextlib
-import hashlib
 import os
 import pickle
 import sys
@@ -88,10 +87,11 @@ def _compiler_settings(environment: jinja2.Environment) -> tuple[object, ...]:
 
 
 def _entry_name(
-    environment: jinja2.Environment, source: str, name: str | None, defer_init: bool
+    environment: jinja2.Environment, checksum: str, name: str | None, defer_init: bool
 ) -> str:
-    shape = repr((LIBRARIES, _compiler_settings(environment), name, defer_init))
-    return f"{shape}:{hashlib.sha256(source.encode()).hexdigest()}"
+    """The entry of a template whose source has `checksum` (Jinja's, which the bucket also
+    keeps and checks)."""
+    return repr((LIBRARIES, _compiler_settings(environment), name, defer_init, checksum))
 
 
 def install(directory: Path) -> None:
@@ -111,10 +111,9 @@ def install(directory: Path) -> None:
         if raw or not isinstance(source, str):  # Python source or a parsed tree: not cached
             return compile_source(self, source, name, filename, raw, defer_init)
         # What BytecodeCache.get_bucket does, with the entry named by its source.
-        entry = _entry_name(self, source, name, defer_init)
-        bucket = Bucket(
-            self, cache.get_cache_key(entry, filename), cache.get_source_checksum(source)
-        )
+        checksum = cache.get_source_checksum(source)
+        entry = _entry_name(self, checksum, name, defer_init)
+        bucket = Bucket(self, cache.get_cache_key(entry, filename), checksum)
         try:
             cache.load_bytecode(bucket)
         except (OSError, EOFError, ValueError, pickle.UnpicklingError):
