@@ -40,6 +40,7 @@ def compiled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[s
         return compile_source(self, source, *args, **kwargs)
 
     monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    (tmp_path / "cache").mkdir()
     jinja_bytecode_cache.install(tmp_path / "cache")
     yield sources
 
@@ -56,7 +57,6 @@ def entries(directory: Path) -> list[Path]:
 def test_a_template_compiled_once_is_read_back_by_later_environments(
     compiled: list[str], tmp_path: Path
 ) -> None:
-    (tmp_path / "cache").mkdir()
     source = "{% for i in range(n) %}{{ i * 2 }},{% endfor %}"
     assert render(source, {"n": 3}) == "0,2,4,"
     assert compiled == [source]
@@ -70,7 +70,6 @@ def test_a_template_compiled_once_is_read_back_by_later_environments(
 def test_sources_and_environments_have_entries_of_their_own(
     compiled: list[str], tmp_path: Path
 ) -> None:
-    (tmp_path / "cache").mkdir()
     assert render("{{ 1 + 1 }}") == "2"
     assert render("{{ 1 + 2 }}") == "3"
     # dbt's native environment (for typed config values) is another class: its own entry.
@@ -82,7 +81,6 @@ def test_sources_and_environments_have_entries_of_their_own(
 def test_a_syntax_error_is_dbts_error_as_before_and_nothing_is_cached(
     compiled: list[str], tmp_path: Path
 ) -> None:
-    (tmp_path / "cache").mkdir()
     with pytest.raises(CompilationError, match="Unexpected end of template"):
         render("{% if x %}never closed")
     assert entries(tmp_path / "cache") == []
@@ -91,7 +89,6 @@ def test_a_syntax_error_is_dbts_error_as_before_and_nothing_is_cached(
 def test_an_unreadable_entry_is_compiled_again_and_replaced(
     compiled: list[str], tmp_path: Path
 ) -> None:
-    (tmp_path / "cache").mkdir()
     render("{{ 6 * 7 }}")
     [entry] = entries(tmp_path / "cache")
     entry.write_bytes(entry.read_bytes()[:20])  # cut short, as by a full disk
