@@ -14,22 +14,22 @@
     level 0 keeps it, the rest try level 1 among themselves, and so on; what is left at
     level 4 is one group of "*". Should that last group hold fewer than k customers, the
     smallest group already formed joins it, which makes it k at least. Unknown attributes
-    (before the first snapshot) read "unknown" until level 4.
+    read "unknown" until level 4.
 
     Every level is a coarsening of level 0, so where a row ends up depends only on its
     level-0 combination: the placement is computed once over the distinct (customer,
     attributes) of the rows, into a small table keyed by the level-0 combination, and each
-    exported row joins to it. (Placing every exported row, as this first did, held copies of
-    the whole training set in memory and could not finish scale L of the benchmark under
-    2 GiB; bench/RESULTS.md.)
+    exported row joins to it. (Placing every exported row held copies of the whole training
+    set in memory and could not finish scale L of the benchmark under 2 GiB;
+    bench/RESULTS.md.)
 
     k_anonymity_generalisations(rows) is that table's query for `rows` (a relation with
     customer_id and as_of_date): the level-0 age_band_0, country_area_0, postal_prefix_0 and
     the generalised age_band, country_area, postal_prefix (models
     ml_training_set_generalisations, ml_customer_features_latest_generalisations).
     k_anonymity_joins(rows_alias, generalisations, alias) are the joins that give a row its
-    generalised values, from the customer's snapshot version valid just before the as-of
-    date (as the features use). The generic test k_anonymous checks the result.
+    generalised values, from the customer's version known on the as-of date
+    (int_customers_known_by_as_of_date, as the features use). The generic test k_anonymous checks the result.
 #}
 {% macro k_anonymity_k() -%}
     {{ return(validated_integer_var('k_anonymity', 2, 1000)) }}
@@ -180,22 +180,25 @@ left join smallest_group
         and placed.postal_prefix = smallest_group.postal_prefix
 {%- endmacro %}
 
-{#- the customer's snapshot version valid just before the row's as-of date (as the features use) #}
+{#- the customer's version known on the row's as-of date (as the features use):
+    valid just before it, among the records landed before it #}
 {% macro k_anonymity_version_join(rows_alias, versions_alias) -%}
-    left join {{ ref('dim_customers_history') }} as {{ versions_alias }}
+    left join {{ ref('int_customers_known_by_as_of_date') }} as {{ versions_alias }}
         on
             {{ rows_alias }}.customer_id = {{ versions_alias }}.customer_id
-            and {{ valid_at('cast(' ~ rows_alias ~ '.as_of_date as ' ~ dbt.type_timestamp() ~ ')', versions_alias, strictly_before=true) }}
+            and {{ rows_alias }}.as_of_date >= {{ versions_alias }}.known_from_as_of_date
+            and {{ rows_alias }}.as_of_date
+            < coalesce({{ versions_alias }}.known_until_as_of_date, cast('9999-12-31' as date))
 {%- endmacro %}
 
 {% macro k_anonymity_age(rows_alias, versions_alias) -%}
-    (extract(year from {{ rows_alias }}.as_of_date) - {{ versions_alias }}.birth_year)
+    (extract(year from {{ rows_alias }}.as_of_date) - extract(year from {{ versions_alias }}.birth_date))
 {%- endmacro %}
 
 {#- the joins that give each row of `rows_alias` its generalised quasi-identifiers, from
     `generalisations` (k_anonymity_generalisations of the same rows, as a table), under the
     alias `generalisations_alias`. A left join: should the table lack a row's combination
-    (built before newer snapshot versions, say), the row is kept with nulls, which the
+    (built before a newer version was known, say), the row is kept with nulls, which the
     exports write as '*', and the k_anonymous test fails if that leaves a group short of k. #}
 {% macro k_anonymity_joins(rows_alias, generalisations, generalisations_alias) -%}
     {%- set level = k_anonymity_levels()[0] %}

@@ -1,23 +1,83 @@
 {#-
-    Training features: one row per customer alive on an as-of date, for every as-of date
-    (the morning after each landed day). The SQL is the customer_features macro;
-    ml_customer_features_latest serves the rows of the newest as-of date. A row for D uses
-    only what had happened and landed before D, so later data never changes it: the table
-    is incremental by as-of date, and any registered version rebuilds bit for bit
-    (docs/versioning.md).
+    Training features: one row per customer alive on an as-of date (ml_customer_population),
+    for every as-of date (the morning after each landed day), with the columns of the
+    feature groups (models/ml/features/) and RFM scores. Each group cuts its inputs at the
+    as-of date twice: valid before D and landed before D (macros/point_in_time.sql), so
+    later data never changes a row. Incremental by as-of date; ml_customer_features_latest
+    serves the rows of the newest one. A new feature is a new group model joined here.
     var dataset_as_of (YYYY-MM-DD) caps the as-of dates, to rebuild a registered version.
 -#}
 {{ config(
     materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail'
 ) }}
+{%- set windows = feature_windows() %}
+{%- set longest = windows | max %}
+{%- set start = as_of_window_start() %}
 
-{%- set first_ingest_date = incremental_window_start(date_column='as_of_date') -%}
-{%- set as_of_dates_sql %}
-    select distinct cast({{ dbt.dateadd('day', 1, '_ingest_date') }} as date) as as_of_date
-    from {{ ref('stg_shop__orders') }}
-    where
-        _ingest_date < cast('{{ validated_date_var("dataset_as_of") }}' as date)
-        and {{ incremental_window('_ingest_date', start=first_ingest_date) }}
-{%- endset %}
+with
 
-{{ customer_features(as_of_dates_sql, first_ingest_date) }}
+population as (
+    select
+        customer_id,
+        as_of_date
+    from {{ ref('ml_customer_population') }}
+    where {{ as_of_window('as_of_date', start=start) }}
+),
+
+{% for group in ['attributes', 'orders', 'sessions', 'categories', 'returns'] -%}
+{{ group }} as (
+    select * from {{ ref('ml_customer_features__' ~ group) }}
+    where {{ as_of_window('as_of_date', start=start) }}
+),
+
+{% endfor -%}
+features as (
+    select
+        population.customer_id,
+        population.as_of_date,
+        attributes.segment,
+        attributes.country_code,
+        attributes.is_marketing_opt_in,
+        attributes.tenure_days,
+        orders.orders_lifetime,
+        orders.days_since_last_order,
+        {%- for days in windows %}
+            orders.orders_{{ days }}d,
+            orders.revenue_eur_{{ days }}d,
+            orders.avg_order_value_eur_{{ days }}d,
+            sessions.sessions_{{ days }}d,
+            sessions.add_to_cart_rate_{{ days }}d,
+            sessions.cart_abandonment_rate_{{ days }}d,
+        {%- endfor %}
+        categories.distinct_categories_{{ longest }}d,
+        categories.favourite_category_{{ longest }}d,
+        returns.return_rate_{{ longest }}d,
+        orders.last_order_placed_at,
+        sessions.last_event_at
+    from population
+    {%- for group in ['attributes', 'orders', 'sessions', 'categories', 'returns'] %}
+    left join {{ group }}
+        on
+            population.customer_id = {{ group }}.customer_id
+            and population.as_of_date = {{ group }}.as_of_date
+    {%- endfor %}
+)
+
+{#-
+    RFM scores, 1 (worst) to 5 (best), from percentile ranks among the customers alive on
+    the same as-of date; equal values get equal scores. Never ordering is the worst recency.
+#}
+select
+    {%- for column in customer_feature_columns() %}
+        {{ column }},
+    {%- endfor %}
+    cast(1 + least(4, floor(5 * percent_rank() over (
+        partition by as_of_date order by coalesce(-days_since_last_order, -2147483647)
+    ))) as {{ dbt.type_int() }}) as recency_score,
+    cast(1 + least(4, floor(5 * percent_rank() over (
+        partition by as_of_date order by orders_{{ longest }}d
+    ))) as {{ dbt.type_int() }}) as frequency_score,
+    cast(1 + least(4, floor(5 * percent_rank() over (
+        partition by as_of_date order by revenue_eur_{{ longest }}d
+    ))) as {{ dbt.type_int() }}) as monetary_score
+from features
