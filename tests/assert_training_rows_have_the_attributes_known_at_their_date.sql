@@ -24,7 +24,7 @@ newest_known_records as (
         on
             training_rows.customer_id = records.customer_id
             and records.updated_at < cast(training_rows.as_of_date as {{ dbt.type_timestamp() }})
-            and records._ingest_date < training_rows.as_of_date
+            and training_rows.as_of_date > records._ingest_date
 )
 
 select

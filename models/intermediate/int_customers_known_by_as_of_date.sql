@@ -36,6 +36,7 @@ knowledge_changes as (
 ),
 
 {#- Each change date with every version known by then, the version valid last first. #}
+
 ranked_known_versions as (
     select
         knowledge_changes.customer_id,
@@ -57,7 +58,7 @@ ranked_known_versions as (
     inner join versions
         on
             knowledge_changes.customer_id = versions.customer_id
-            and versions.known_from_as_of_date <= knowledge_changes.known_from_as_of_date
+            and knowledge_changes.known_from_as_of_date >= versions.known_from_as_of_date
 )
 
 select

@@ -25,10 +25,10 @@ population as (
 ),
 
 {% for group in ['attributes', 'orders', 'sessions', 'categories', 'returns'] -%}
-{{ group }} as (
-    select * from {{ ref('ml_customer_features__' ~ group) }}
-    where {{ as_of_window('as_of_date', start=start) }}
-),
+    {{ group }} as (
+        select * from {{ ref('ml_customer_features__' ~ group) }}
+        where {{ as_of_window('as_of_date', start=start) }}
+    ),
 
 {% endfor -%}
 features as (
@@ -67,6 +67,7 @@ features as (
     RFM scores, 1 (worst) to 5 (best), from percentile ranks among the customers alive on
     the same as-of date; equal values get equal scores. Never ordering is the worst recency.
 #}
+
 select
     {%- for column in customer_feature_columns() %}
         {{ column }},

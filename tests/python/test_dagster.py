@@ -136,7 +136,7 @@ def test_a_daily_run_is_five_dbt_steps_and_a_release_one():
     assert {"dataset_publication", "warehouse_read_copy"} <= release
 
 
-def test_snapshots_depend_on_staging_and_ml_on_snapshots():
+def test_snapshots_depend_on_staging_and_ml_on_the_lake_history_not_snapshots():
     graph = defs.resolve_asset_graph()
 
     def key(name: str) -> AssetKey:
@@ -147,7 +147,13 @@ def test_snapshots_depend_on_staging_and_ml_on_snapshots():
 
     assert key("stg_shop__customers") in upstream("snap_customers")
     assert key("orders") in upstream("stg_shop__orders")  # raw/shop/orders
-    assert key("snap_customers") in upstream("ml_customer_features")
+    # the ML tables read the bitemporal history rebuilt from the lake, never what a
+    # snapshot recorded when it happened to run
+    assert key("int_customers_known_by_as_of_date") in upstream("ml_customer_features")
+    ml_tables = [k for k in graph.get_all_asset_keys() if k.path[-1].startswith("ml_")]
+    snapshots = {k for k in graph.get_all_asset_keys() if k.path[-1].startswith("snap_")}
+    assert ml_tables
+    assert not {k.path[-1] for k in ml_tables if upstream(k.path[-1]) & snapshots}
     assert key("ml_training_set") in upstream(REGISTRY_MODEL)
     assert key(REGISTRY_MODEL) in upstream("dataset_publication")
 

@@ -38,6 +38,7 @@ currencies as (
 ),
 
 {#- Order lines summed per order and landing day: an order's value as known grows by these. #}
+
 line_landings as (
     select
         order_id,
@@ -73,7 +74,7 @@ known_order_values as (
     left join line_landings
         on
             known_orders.order_id = line_landings.order_id
-            and line_landings._ingest_date < known_orders.as_of_date
+            and known_orders.as_of_date > line_landings._ingest_date
     left join currencies
         on known_orders.currency_code = currencies.currency_code
     group by known_orders.customer_id, known_orders.as_of_date, known_orders.order_id, known_orders.placed_at
@@ -85,12 +86,14 @@ order_history as (
         as_of_date,
         count(*) as orders_lifetime,
         max(placed_at) as last_order_placed_at,
-        {%- for days in windows %}
-            cast(sum(case when placed_at >= {{ window_start_at(days, 'as_of_date') }} then 1 else 0 end)
-                as {{ dbt.type_bigint() }}) as orders_{{ days }}d,
-            sum(case when placed_at >= {{ window_start_at(days, 'as_of_date') }} then gross_amount_eur else 0 end)
-                as revenue_eur_{{ days }}d{{ "," if not loop.last }}
-        {%- endfor %}
+    {%- for days in windows %}
+        cast(
+            sum(case when placed_at >= {{ window_start_at(days, 'as_of_date') }} then 1 else 0 end)
+            as {{ dbt.type_bigint() }}
+        ) as orders_{{ days }}d,
+        sum(case when placed_at >= {{ window_start_at(days, 'as_of_date') }} then gross_amount_eur else 0 end)
+            as revenue_eur_{{ days }}d{{ "," if not loop.last }}
+    {%- endfor %}
     from known_order_values
     group by customer_id, as_of_date
 )

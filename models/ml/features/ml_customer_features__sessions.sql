@@ -39,6 +39,7 @@ population as (
 {#- Parts as far back as the longest window of the earliest as-of date reaches. A literal
     bound, not a subquery of the population: DuckDB estimated such a bound at a few rows of
     parts, hashed them for a join and ran out of memory at scale L under 2 GiB. #}
+
 session_parts as (
     select
         customer_id,
@@ -64,24 +65,24 @@ parts_per_session as (
 ),
 
 {% for parts in ['one', 'several'] -%}
-{{ parts }}_part_sessions as (
-    select
-        session_parts.customer_id,
-        session_parts.session_id,
-        session_parts._ingest_date,
-        session_parts.event_date,
-        session_parts.first_event_at,
-        session_parts.last_event_at,
-        session_parts.product_views,
-        session_parts.add_to_carts,
-        session_parts.has_checkout
-    from session_parts
-    inner join parts_per_session
-        on
-            session_parts.customer_id = parts_per_session.customer_id
-            and session_parts.session_id = parts_per_session.session_id
-    where parts_per_session.parts {{ '= 1' if parts == 'one' else '> 1' }}
-),
+    {{ parts }}_part_sessions as (
+        select
+            session_parts.customer_id,
+            session_parts.session_id,
+            session_parts._ingest_date,
+            session_parts.event_date,
+            session_parts.first_event_at,
+            session_parts.last_event_at,
+            session_parts.product_views,
+            session_parts.add_to_carts,
+            session_parts.has_checkout
+        from session_parts
+        inner join parts_per_session
+            on
+                session_parts.customer_id = parts_per_session.customer_id
+                and session_parts.session_id = parts_per_session.session_id
+        where parts_per_session.parts {{ '= 1' if parts == 'one' else '> 1' }}
+    ),
 
 {% endfor -%}
 {#- A one-part session is in window w from its first known as-of date through its event
@@ -92,13 +93,14 @@ one_part_session_spans as (
         event_date,
         {{ first_known_as_of_date('first_event_at', '_ingest_date') }} as known_from_date,
         {%- for metric, of_one_session in session_window_metrics().items() %}
-        {{ of_one_session }}{{ ' as ' ~ metric if of_one_session != metric }},
+            {{ of_one_session }}{{ ' as ' ~ metric if of_one_session != metric }},
         {%- endfor %}
         last_event_at
     from one_part_sessions
 ),
 
 {#- One row per change: a session entering its windows, or leaving one of them. #}
+
 session_window_changes as (
     select
         customer_id,
@@ -106,24 +108,24 @@ session_window_changes as (
         {%- for days in windows %}
             {%- set enters = "known_from_date <= cast(" ~ dbt.dateadd('day', days, 'event_date') ~ " as date)" %}
             {%- for metric in session_window_metrics() %}
-        case when {{ enters }} then {{ metric }} else 0 end as {{ metric }}_{{ days }}d,
+                case when {{ enters }} then {{ metric }} else 0 end as {{ metric }}_{{ days }}d,
             {%- endfor %}
         {%- endfor %}
         last_event_at
     from one_part_session_spans
     {%- for leaving in windows %}
-    union all
-    select
-        customer_id,
-        cast({{ dbt.dateadd('day', leaving + 1, 'event_date') }} as date) as change_date,
-        {%- for days in windows %}
-            {%- for metric in session_window_metrics() %}
-        {{ '-' ~ metric if days == leaving else '0' }} as {{ metric }}_{{ days }}d,
+        union all
+        select
+            customer_id,
+            cast({{ dbt.dateadd('day', leaving + 1, 'event_date') }} as date) as change_date,
+            {%- for days in windows %}
+                {%- for metric in session_window_metrics() %}
+                    {{ '-' ~ metric if days == leaving else '0' }} as {{ metric }}_{{ days }}d,
+                {%- endfor %}
             {%- endfor %}
-        {%- endfor %}
-        cast(null as {{ dbt.type_timestamp() }}) as last_event_at
-    from one_part_session_spans
-    where known_from_date <= cast({{ dbt.dateadd('day', leaving, 'event_date') }} as date)
+            cast(null as {{ dbt.type_timestamp() }}) as last_event_at
+        from one_part_session_spans
+        where known_from_date <= cast({{ dbt.dateadd('day', leaving, 'event_date') }} as date)
     {%- endfor %}
 ),
 
@@ -140,7 +142,7 @@ population_among_session_changes as (
         as_of_date as change_date,
         true as is_population,
         {%- for column in session_total_columns %}
-        0 as {{ column }},
+            0 as {{ column }},
         {%- endfor %}
         cast(null as {{ dbt.type_timestamp() }}) as last_event_at
     from population
@@ -151,8 +153,9 @@ population_among_session_changes as (
         false as is_population,
         {%- for days in windows %}
             {%- for metric in session_window_metrics() %}
-        sum(case when event_date >= cast('{{ days_before(earliest_as_of_date, days + 1) }}' as date) then {{ metric }} else 0 end)
-            as {{ metric }}_{{ days }}d,
+                {%- set window_start = days_before(earliest_as_of_date, days + 1) %}
+                sum(case when event_date >= cast('{{ window_start }}' as date) then {{ metric }} else 0 end)
+                    as {{ metric }}_{{ days }}d,
             {%- endfor %}
         {%- endfor %}
         max(last_event_at) as last_event_at
@@ -165,7 +168,7 @@ population_among_session_changes as (
         change_date,
         false as is_population,
         {%- for column in session_total_columns %}
-        {{ column }},
+            {{ column }},
         {%- endfor %}
         last_event_at
     from session_window_changes
@@ -175,13 +178,14 @@ population_among_session_changes as (
 ),
 
 {#- The default window frame takes in the rows of the same date: the day's changes count. #}
+
 one_part_session_totals as (
     select
         customer_id,
         change_date as as_of_date,
         is_population,
         {%- for column in session_total_columns %}
-        sum({{ column }}) over (partition by customer_id order by change_date) as {{ column }},
+            sum({{ column }}) over (partition by customer_id order by change_date) as {{ column }},
         {%- endfor %}
         max(last_event_at) over (partition by customer_id order by change_date) as last_known_event_at
     from population_among_session_changes
@@ -212,8 +216,8 @@ several_part_session_totals as (
         as_of_date,
         {%- for days in windows %}
             {%- for metric, of_one_session in session_window_metrics().items() %}
-        sum(case when session_started_at >= {{ window_start_at(days, 'as_of_date') }} then {{ of_one_session }} else 0 end)
-            as {{ metric }}_{{ days }}d,
+                {%- set in_window = 'session_started_at >= ' ~ window_start_at(days, 'as_of_date') %}
+                sum(case when {{ in_window }} then {{ of_one_session }} else 0 end) as {{ metric }}_{{ days }}d,
             {%- endfor %}
         {%- endfor %}
         max(last_event_at) as last_event_at
@@ -226,7 +230,8 @@ session_totals as (
         one_part.customer_id,
         one_part.as_of_date,
         {%- for column in session_total_columns %}
-        cast(one_part.{{ column }} + coalesce(several_part.{{ column }}, 0) as {{ dbt.type_bigint() }}) as {{ column }},
+            cast(one_part.{{ column }} + coalesce(several_part.{{ column }}, 0) as {{ dbt.type_bigint() }})
+                as {{ column }},
         {%- endfor %}
         case
             when
@@ -248,11 +253,11 @@ select
     customer_id,
     as_of_date,
     {%- for days in windows %}
-    sessions_{{ days }}d,
-    cast(1.0 * add_to_carts_{{ days }}d / nullif(product_views_{{ days }}d, 0) as decimal(9, 4))
-        as add_to_cart_rate_{{ days }}d,
-    cast(1.0 * abandoned_cart_sessions_{{ days }}d / nullif(cart_sessions_{{ days }}d, 0) as decimal(9, 4))
-        as cart_abandonment_rate_{{ days }}d,
+        sessions_{{ days }}d,
+        cast(1.0 * add_to_carts_{{ days }}d / nullif(product_views_{{ days }}d, 0) as decimal(9, 4))
+            as add_to_cart_rate_{{ days }}d,
+        cast(1.0 * abandoned_cart_sessions_{{ days }}d / nullif(cart_sessions_{{ days }}d, 0) as decimal(9, 4))
+            as cart_abandonment_rate_{{ days }}d,
     {%- endfor %}
     last_event_at
 from session_totals
