@@ -5,7 +5,7 @@ at a time, each followed by a daily build, so the snapshots record several versi
 customers and products that changed. Then the dataset release (the training set and the
 registry, weekly in production), and a summary of what was built.
 
-    python -m orchestration.replay --customers 2000 --backfill-days 40 --daily-runs 1
+    python -m orchestration.replay --customers 2000 --backfill-days 119 --daily-runs 1
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="first day of the sample (default: so that the last day landed yesterday)",
     )
-    # 40 days, so that 30-day labels exist for the first as-of dates; a daily run after
-    # the backfill give the snapshots history and the registry several versions.
+    # 120 days in all: enough labelled as-of dates for a time split into train, validation
+    # and test with a 30-day embargo between each (models/ml/ml_training_set.sql); a daily
+    # run after the backfill gives the snapshots history and the registry several versions.
     parser.add_argument(
-        "--backfill-days", type=int, default=40, help="days landed before the first build"
+        "--backfill-days", type=int, default=119, help="days landed before the first build"
     )
     parser.add_argument(
         "--daily-runs", type=int, default=1, help="days then landed and built one at a time"
