@@ -329,13 +329,31 @@ def write_lake(lake: Path) -> None:
             pq.write_table(table, folder / "part-0.parquet", compression="snappy")
 
 
+def labels_of(connection: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+    return connection.execute(
+        """
+        select customer_id, cast(as_of_date as varchar), churned_30d,
+               cast(spend_next_30d_eur as varchar)
+        from ml.ml_customer_labels
+        order by customer_id, as_of_date
+        """
+    ).fetchall()
+
+
 def test_labels_match_the_hand_worked_oracle(tmp_path: Path) -> None:
     write_lake(tmp_path / "lake")
     env = warehouse_env(tmp_path)
     # The labels, everything they read, and the tests of those (unit tests included). Not
     # the whole project: five customers cannot be k-anonymous in the exports. Cautious:
     # not the tests that also read a model outside the selection (dim_customers, countries).
-    run_dbt(env, "build", "--select", "+ml_customer_labels", "--indirect-selection", "cautious")
+    build = ("build", "--select", "+ml_customer_labels", "--indirect-selection", "cautious")
+    # First as a run whose window ends the day before (what a daily run of 2026-04-03 saw):
+    # the windows closing by 04-04 are labelled, and never change afterwards.
+    run_dbt(env, *build, "--vars", "{max_date: 2026-04-03}")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        assert labels_of(connection) == [row for row in EXPECTED if row[1] <= "2026-03-05"]
+    # Then the last day, incrementally: the as-of date 2026-03-06 closes on 04-05.
+    run_dbt(env, *build)
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
         # the scenario is real: the last day's only orders row was quarantined, so staging
@@ -349,14 +367,7 @@ def test_labels_match_the_hand_worked_oracle(tmp_path: Path) -> None:
         (last_clean_orders_day,) = connection.execute(
             "select max(_ingest_date) from staging.stg_shop__orders"
         ).fetchone()
-        labels = connection.execute(
-            """
-            select customer_id, cast(as_of_date as varchar), churned_30d,
-                   cast(spend_next_30d_eur as varchar)
-            from ml.ml_customer_labels
-            order by customer_id, as_of_date
-            """
-        ).fetchall()
+        labels = labels_of(connection)
     assert quarantined == [(None, "delivered", LAST_DAY, "null_key")]
     assert last_clean_orders_day == LAST_DAY - timedelta(days=1)
     assert labels == EXPECTED
