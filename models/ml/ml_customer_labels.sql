@@ -1,12 +1,21 @@
 {#-
-    Labels for each customer and as-of date D, over the 30 days from D:
-      churned_30d: no order of theirs was delivered in [D, D + 30 days);
-      spend_next_30d_eur: value of the orders they placed in that window.
-    A label exists only once its window has fully passed and landed (the knowledge date,
-    the morning after the newest landed day, or var dataset_as_of, is at least D + 30), and
-    it uses only records landed before D + 30, so it never changes afterwards: the table is
-    incremental, and a run adds the as-of dates whose window has closed since the last one
-    instead of recomputing every label of the history.
+    Labels for each customer alive on as-of date D (the rows of ml_customer_features v1),
+    over the window [D, D + 30 days), as known when it closed: from the records landed
+    before D + 30 only.
+      churned_30d: no order of theirs has a `delivered` record with status_at in the
+        window. A delivered order later returned was still delivered; a delivery after
+        the customer's deletion still counts.
+      spend_next_30d_eur: the value in EUR of the orders they placed in the window (known:
+        a status record landed), from their lines landed before D + 30 at the order
+        currency's rate (ref('currencies')), rounded to the cent per order as fct_orders
+        does; less the orders whose cancellation is known (status_at in the window). A
+        returned order still counts: the return is a separate event.
+    A label exists only once its window has fully passed and landed: the knowledge date,
+    the morning after the newest day any source landed a file (int_days_landed, so a day
+    whose order rows were all quarantined counts), or var dataset_as_of if earlier, is at
+    least D + 30. As it uses only records landed before D + 30, it never changes afterwards:
+    the table is incremental, and a run adds the as-of dates whose window has closed since
+    the last one instead of recomputing every label of the history.
 -#}
 {{ config(
     materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail'
@@ -25,10 +34,10 @@ with
 knowledge as (
     select
         least(
-            cast({{ dbt.dateadd('day', 1, 'max(_ingest_date)') }} as date),
+            coalesce(max(as_of_date), cast('1900-01-01' as date)),
             cast('{{ validated_date_var("dataset_as_of") }}' as date)
         ) as knowledge_date
-    from {{ ref('stg_shop__orders') }}
+    from {{ ref('int_days_landed') }}
 ),
 
 labelled_dates as (
@@ -47,19 +56,69 @@ labelled_dates as (
         and features.as_of_date > {{ labelled_through }}
 ),
 
+-- where the earliest new window starts: older records cannot fall in any of them
+first_window as (
+    select min(window_start_at) as window_start_at
+    from labelled_dates
+),
+
+delivery_records as (
+    select
+        order_id,
+        customer_id,
+        status_at,
+        _ingest_date
+    from {{ ref('stg_shop__orders') }}
+    where
+        status = 'delivered'
+        and status_at >= (select first_window.window_start_at from first_window)
+),
+
+-- one row per order placed in a new window: placed_at, customer and currency are repeated
+-- on every status record of the order
+windowed_orders as (
+    select
+        order_id,
+        max(customer_id) as customer_id,
+        min(placed_at) as placed_at,
+        max(currency_code) as currency_code,
+        min(_ingest_date) as first_ingest_date,
+        max(case when status = 'cancelled' then status_at end) as cancelled_at,
+        max(case when status = 'cancelled' then _ingest_date end) as cancellation_ingest_date
+    from {{ ref('stg_shop__orders') }}
+    where placed_at >= (select first_window.window_start_at from first_window)
+    group by order_id
+),
+
+-- each order's value in EUR per landing day of its lines (nearly always one), known from
+-- the later of that day and the order's first status record
+order_value_landings as (
+    select
+        windowed_orders.customer_id,
+        windowed_orders.placed_at,
+        windowed_orders.cancelled_at,
+        windowed_orders.cancellation_ingest_date,
+        greatest(windowed_orders.first_ingest_date, line_landings._ingest_date) as known_from_date,
+        cast(line_landings.gross_amount * currencies.eur_per_unit as decimal(14, 2)) as amount_eur
+    from windowed_orders
+    inner join {{ ref('int_order_items_aggregated_to_landings') }} as line_landings
+        on windowed_orders.order_id = line_landings.order_id
+    inner join {{ ref('currencies') }} as currencies
+        on windowed_orders.currency_code = currencies.currency_code
+),
+
 deliveries as (
     select
         labelled_dates.customer_id,
         labelled_dates.as_of_date,
-        count(distinct statuses.order_id) as delivered_orders
+        count(distinct delivery_records.order_id) as delivered_orders
     from labelled_dates
-    inner join {{ ref('stg_shop__orders') }} as statuses
+    inner join delivery_records
         on
-            labelled_dates.customer_id = statuses.customer_id
-            and statuses.status = 'delivered'
-            and labelled_dates.window_start_at <= statuses.status_at
-            and labelled_dates.window_end_at > statuses.status_at
-            and labelled_dates.window_end_date > statuses._ingest_date
+            labelled_dates.customer_id = delivery_records.customer_id
+            and labelled_dates.window_start_at <= delivery_records.status_at
+            and labelled_dates.window_end_at > delivery_records.status_at
+            and labelled_dates.window_end_date > delivery_records._ingest_date
     group by labelled_dates.customer_id, labelled_dates.as_of_date
 ),
 
@@ -67,14 +126,20 @@ spend as (
     select
         labelled_dates.customer_id,
         labelled_dates.as_of_date,
-        sum(orders.gross_amount_eur) as spend_eur
+        sum(order_value_landings.amount_eur) as spend_eur
     from labelled_dates
-    inner join {{ ref('fct_orders') }} as orders
+    inner join order_value_landings
         on
-            labelled_dates.customer_id = orders.customer_id
-            and labelled_dates.window_start_at <= orders.placed_at
-            and labelled_dates.window_end_at > orders.placed_at
-            and labelled_dates.window_end_date > orders.first_ingest_date
+            labelled_dates.customer_id = order_value_landings.customer_id
+            and labelled_dates.window_start_at <= order_value_landings.placed_at
+            and labelled_dates.window_end_at > order_value_landings.placed_at
+            and labelled_dates.window_end_date > order_value_landings.known_from_date
+            -- a cancelled order is not spend, once its cancellation is known
+            and (
+                order_value_landings.cancelled_at is null
+                or labelled_dates.window_end_at <= order_value_landings.cancelled_at
+                or labelled_dates.window_end_date <= order_value_landings.cancellation_ingest_date
+            )
     group by labelled_dates.customer_id, labelled_dates.as_of_date
 )
 

@@ -281,7 +281,7 @@ def test_labels_exist_only_once_their_window_has_passed(warehouse: Warehouse) ->
         (last_labelled, knowledge_date) = connection.execute(
             """
             select (select max(as_of_date) from ml.ml_customer_labels),
-                   (select max(_ingest_date) + 1 from staging.stg_shop__orders)
+                   (select max(ingest_date) + 1 from audit.lake_file_inventory)
             """
         ).fetchone()
     assert last_labelled is not None

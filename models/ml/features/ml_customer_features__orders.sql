@@ -37,15 +37,12 @@ currencies as (
     from {{ ref('currencies') }}
 ),
 
-{#- Order lines summed per order and landing day: an order's value as known grows by these. #}
-
 line_landings as (
     select
         order_id,
         _ingest_date,
-        sum(quantity * unit_price) as gross_amount
-    from {{ ref('stg_shop__order_items') }}
-    group by order_id, _ingest_date
+        gross_amount
+    from {{ ref('int_order_items_aggregated_to_landings') }}
 ),
 
 known_orders as (
@@ -68,7 +65,8 @@ known_order_values as (
         known_orders.as_of_date,
         known_orders.order_id,
         known_orders.placed_at,
-        cast(coalesce(sum(line_landings.gross_amount), 0) * max(currencies.eur_per_unit) as decimal(14, 2))
+        -- rounded to the cent per landing of lines, as the labels' spend is
+        coalesce(sum(cast(line_landings.gross_amount * currencies.eur_per_unit as decimal(14, 2))), 0)
             as gross_amount_eur
     from known_orders
     left join line_landings
