@@ -1,7 +1,7 @@
 {#-
     The training set: every labelled (customer, as-of date) with its features, joined on the
     same as-of date (features from before D, labels from after D: no leakage by
-    construction), and two split columns:
+    construction), and three split columns:
 
     time_split: by as-of date, with an embargo of var split_embargo_days (at least the
         30-day label horizon) between the splits: a date D is train when
@@ -16,8 +16,10 @@
         splits. Within each stratum (the customer's label on their first labelled as-of
         date, which never changes) customers are ordered by a hash of their id and cut at
         the configured shares, so each split holds the same share of churners.
+    time_entity_split: out of time and out of entity at once: a split's name where
+        time_split and entity_split agree, 'excluded' elsewhere.
 
-    Both are deterministic: the same data gives the same splits on every run. With var
+    All are deterministic: the same data gives the same splits on every run. With var
     dataset_as_of, only labels known by then are used, to rebuild a registered version.
     The vars are checked in macros/training_splits.sql.
 -#}
@@ -163,7 +165,11 @@ select
     labelled.churned_30d,
     labelled.spend_next_30d_eur,
     time_splits.time_split,
-    entity_splits.entity_split
+    entity_splits.entity_split,
+    case
+        when time_splits.time_split = entity_splits.entity_split then time_splits.time_split
+        else 'excluded'
+    end as time_entity_split
 from labelled
 inner join time_splits
     on labelled.as_of_date = time_splits.as_of_date
