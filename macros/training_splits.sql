@@ -1,8 +1,8 @@
 {#
     The settings of the training set's splits (models/ml/ml_training_set.sql), checked once
-    here, before any SQL is built from them. A bad
+    here so that the model and the no_empty_training_splits test read the same values. A bad
     combination stops compilation with a message naming the vars and what to do; the only
-    values a message repeats are dates and numbers of days, never data.
+    values a message repeats are the vars' own shares, dates and numbers of days, never data.
 #}
 
 {# The configured share of each split, {'train': ..., 'validation': ..., 'test': ...}. #}
