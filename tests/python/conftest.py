@@ -37,7 +37,7 @@ os.environ.setdefault("WAREHOUSE_PII_SALT", "test-suite-salt-not-a-secret")
 # 30-day labels exist for the first as-of dates, and three daily runs after it give the
 # snapshots a history (changes and deletions of customers who existed at the first build)
 # and the registry three more versions of each dataset.
-SAMPLE = {"seed": 7, "customers": 400, "start_date": "2026-03-01", "backfill_days": 36}
+SAMPLE = {"seed": 7, "customers": 400, "start_date": "2026-03-01", "backfill_days": 97}
 DAILY_RUNS = 3
 
 
