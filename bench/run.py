@@ -38,7 +38,7 @@ from typing import Any
 import duckdb
 
 from bench.measure import Measurement, StepFailed, measure, run_quietly
-from bench.scales import SEED, START_DATE, Scale
+from bench.scales import SEED, SPLIT_VALIDATION_SHARE, START_DATE, Scale
 from orchestration.partitions import IngestWindow
 from orchestration.project import DBT_EXECUTABLE
 
@@ -141,6 +141,9 @@ class ScaleRun:
             WAREHOUSE_LAKEHOUSE_DIR=str(self.root / "lakehouse"),
             WAREHOUSE_GIT_COMMIT="benchmark",
             WAREHOUSE_MONITORING="off",
+            # train/test time split: 90 days are too short for a validation split between
+            # two embargo gaps (bench/scales.py)
+            WAREHOUSE_SPLIT_VALIDATION_SHARE=SPLIT_VALIDATION_SHARE,
             DBT_PROFILES_DIR=str(REPO_ROOT / "profiles"),
             DBT_TARGET_PATH=str(self.root / "target"),
             DBT_LOG_PATH=str(self.root / "dbt-logs"),

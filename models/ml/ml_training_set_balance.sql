@@ -1,4 +1,5 @@
--- Rows, customers and label balance per split, for both split schemes of the training set.
+-- Rows, customers and label balance per split, for the three split schemes of the training
+-- set: time (with its 'embargoed' rows), entity, and time_entity (with its 'excluded' rows).
 with
 
 training_rows as (
@@ -7,7 +8,8 @@ training_rows as (
         churned_30d,
         spend_next_30d_eur,
         time_split,
-        entity_split
+        entity_split,
+        time_entity_split
     from {{ ref('ml_training_set') }}
 ),
 
@@ -23,6 +25,14 @@ by_scheme as (
     select
         'entity' as split_scheme,
         entity_split as split,
+        customer_id,
+        churned_30d,
+        spend_next_30d_eur
+    from training_rows
+    union all
+    select
+        'time_entity' as split_scheme,
+        time_entity_split as split,
         customer_id,
         churned_30d,
         spend_next_30d_eur

@@ -329,6 +329,9 @@ def test_entity_split_proportions_match_configuration_in_every_stratum(
 
 
 def test_time_split_orders_train_before_validation_before_test(warehouse: Warehouse) -> None:
+    """With an embargo of at least the label horizon between them: no train label window
+    reaches the first validation date, no validation one the first test date. The dates in
+    those gaps are 'embargoed', in no time split."""
     with warehouse.connect() as connection:
         ranges = dict(
             (split, (low, high))
@@ -337,13 +340,18 @@ def test_time_split_orders_train_before_validation_before_test(warehouse: Wareho
                 "group by 1"
             ).fetchall()
         )
-    assert ranges["train"][1] < ranges["validation"][0]
-    assert ranges["validation"][1] < ranges["test"][0]
+    assert set(ranges) == {"train", "validation", "test", "embargoed"}
+    embargo = timedelta(days=LABEL_HORIZON_DAYS)
+    assert ranges["train"][1] + embargo <= ranges["validation"][0]
+    assert ranges["validation"][1] + embargo <= ranges["test"][0]
 
 
 def test_splits_are_the_same_on_every_run(warehouse: Warehouse, tmp_path: Path) -> None:
     database, env = copy_of(warehouse, tmp_path)
-    query = "(select customer_id, as_of_date, time_split, entity_split from ml.ml_training_set)"
+    query = (
+        "(select customer_id, as_of_date, time_split, entity_split, time_entity_split "
+        "from ml.ml_training_set)"
+    )
     with duckdb.connect(str(database), read_only=True) as connection:
         before = fingerprint(connection, query)
     run_dbt(env, "run", "--select", "ml_customer_labels", "ml_training_set")
@@ -361,7 +369,7 @@ def test_class_balance_is_reported_per_split(warehouse: Warehouse) -> None:
             "select label_balance from ml.ml_dataset_versions where dataset_name = 'training_set' "
             "order by built_at desc limit 1"
         ).fetchone()
-    assert dict(balance) == {"time": rows, "entity": rows}
+    assert dict(balance) == {"time": rows, "entity": rows, "time_entity": rows}
     assert set(json.loads(label_balance)) == {"train", "validation", "test"}
 
 

@@ -17,7 +17,7 @@
 ) }}
 
 {%- set columns = scored_customer_feature_columns()
-    + ['churned_30d', 'spend_next_30d_eur', 'time_split', 'entity_split'] %}
+    + ['churned_30d', 'spend_next_30d_eur', 'time_split', 'entity_split', 'time_entity_split'] %}
 {%- set columns = columns | reject('equalto', 'country_code') | list %}
 
 select
