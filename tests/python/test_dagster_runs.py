@@ -31,8 +31,10 @@ from orchestration.project import WAREHOUSE_PACKAGE
 from orchestration.resources import dbt_resource
 
 START = "2026-03-01"
-BUILT_DAYS = 33  # 2026-03-01 .. 2026-04-02, built by dbt in the fixture
-DAYS = ["2026-04-03", "2026-04-04", "2026-04-05"]  # landed, left to Dagster
+# 2026-03-01 .. 2026-06-05, built by dbt in the fixture: long enough for the training set's
+# embargoed time split (models/ml/ml_training_set.sql), which the release refuses to leave empty
+BUILT_DAYS = 97
+DAYS = ["2026-06-06", "2026-06-07", "2026-06-08"]  # landed, left to Dagster
 SOURCES = ("customers", "products", "orders", "order_items", "events")
 MANIFEST = dbt_build.manifest()
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
