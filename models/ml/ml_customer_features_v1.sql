@@ -21,7 +21,10 @@ population as (
         customer_id,
         as_of_date
     from {{ ref('ml_customer_population') }}
-    where {{ as_of_window('as_of_date', start=start) }}
+    where
+        {{ as_of_window('as_of_date', start=start) }}
+        -- here too, not only in the population: `make dataset` compiles this model alone
+        and as_of_date <= cast('{{ validated_date_var("dataset_as_of") }}' as date)
 ),
 
 {% for group in ['attributes', 'orders', 'sessions', 'categories', 'returns'] -%}
