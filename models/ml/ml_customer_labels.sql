@@ -11,9 +11,11 @@
         does; less the orders whose cancellation is known (status_at in the window). A
         returned order still counts: the return is a separate event.
     A label exists only once its window has fully passed and landed: the knowledge date,
-    the morning after the newest day any source landed a file (int_days_landed, so a day
-    whose order rows were all quarantined counts), or var dataset_as_of if earlier, is at
-    least D + 30. As it uses only records landed before D + 30, it never changes afterwards:
+    the newest as-of date of the features (the morning after the newest day loaded; every
+    landed day opens one, so a day whose order rows were all quarantined counts), or var
+    dataset_as_of if earlier, is at least D + 30. Not the lake's newest day: a day landed
+    but not yet loaded (a partition Dagster has not run) would close windows over data
+    the warehouse does not hold yet. As it uses only records landed before D + 30, it never changes afterwards:
     the table is incremental, and a run adds the as-of dates whose window has closed since
     the last one instead of recomputing every label of the history.
 -#}
@@ -32,12 +34,15 @@
 with
 
 knowledge as (
+    -- what the warehouse has built: every landed day (int_days_landed) opens an as-of date
+    -- of the features once its data is loaded, so the newest one is the morning after the
+    -- newest day loaded, even a day whose order rows were all quarantined
     select
         least(
             coalesce(max(as_of_date), cast('1900-01-01' as date)),
             cast('{{ validated_date_var("dataset_as_of") }}' as date)
         ) as knowledge_date
-    from {{ ref('int_days_landed') }}
+    from {{ ref('ml_customer_features', v=1) }}
 ),
 
 labelled_dates as (

@@ -31,10 +31,10 @@ def test_the_spend_label_is_quantity_times_price_converted_to_eur(lineage) -> No
 
 
 def test_tenure_is_sign_up_time_against_the_as_of_date(lineage) -> None:
-    # as_of_date is the morning after an orders ingest date (ml_customer_features)
+    # as_of_date is the morning after a landed day (int_days_landed), which the file
+    # inventory reads from the lake's folder names, not from a source column
     assert lineage.sources_of("ml_training_set", "tenure_days") == {
         ("shop.customers", "created_at"),
-        ("shop.orders", "ingest_date"),
     }
 
 

@@ -251,7 +251,8 @@ def test_ml_layer_refreshes_when_upstream_changes():
     def named(name: str) -> AssetKey:
         return next(k for k in graph.get_all_asset_keys() if k.path[-1] == name)
 
-    land(named("fct_orders"))
+    # the labels read the status records (and the features) directly
+    land(named("stg_shop__orders"))
     result = evaluate_automation_conditions(defs, instance, ml, cursor=result.cursor)
     requested = {r.key.path[-1] for r in result.results if r.true_subset.size}
     assert "ml_customer_labels" in requested

@@ -438,7 +438,10 @@ def test_failed_blocking_check_stops_the_ml_assets(warehouse):
     loading = ("lake_file_inventory", "base_shop__orders", "base_shop__order_items")
     loading += ("stg_shop__orders", "stg_shop__order_items")
     selection = [key(name) for name in loading]
-    selection += [key("fct_orders"), key("ml_customer_features"), key("ml_customer_labels")]
+    # the features read fct_orders through their orders and categories groups
+    features = ("ml_customer_population", "ml_customer_features__orders")
+    features += ("ml_customer_features__categories", "ml_customer_features")
+    selection += [key("fct_orders"), *(key(name) for name in features), key("ml_customer_labels")]
     result = daily_job().execute_in_process(
         instance=DagsterInstance.ephemeral(),
         partition_key=DAYS[0],
@@ -455,5 +458,6 @@ def test_failed_blocking_check_stops_the_ml_assets(warehouse):
     assert "blocking asset check" in failure_messages(result)
     materialised = {event.asset_key for event in result.get_asset_materialization_events()}
     assert key("fct_orders") in materialised
+    assert key("ml_customer_features__orders") not in materialised
     assert key("ml_customer_features") not in materialised
     assert key("ml_customer_labels") not in materialised

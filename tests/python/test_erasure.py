@@ -6,7 +6,7 @@ reproducible.
 A small warehouse of its own (150 customers, a backfill and one daily run, each build
 published to DuckLake and exported): the erasure rewrites files and expires DuckLake
 snapshots, which no other test may see. Two customers are erased, one by id (one with
-several snapshot versions) and one by email (one with quarantined raw records).
+several versions in the history) and one by email (one with quarantined raw records).
 """
 
 import hashlib
@@ -84,18 +84,19 @@ def person(warehouse: Warehouse, customer_id: str) -> Person:
 
 
 def pick_people(warehouse: Warehouse) -> tuple[Person, Person]:
-    """A customer with several snapshot versions, orders and training rows (erased by id),
+    """A customer with several versions in the history the features read, orders and
+    training rows (erased by id),
     and another whose raw records sit in the quarantine (erased by email)."""
     with warehouse.connect() as connection:
         (versioned,) = connection.execute(
             """
-            select snap.customer_id
-            from snapshots.snap_customers as snap
-            where snap.customer_id in (select customer_id from marts.fct_orders)
-              and snap.customer_id in (select customer_id from ml.ml_training_set)
-            group by snap.customer_id
+            select history.customer_id
+            from intermediate.int_customers_known_by_as_of_date as history
+            where history.customer_id in (select customer_id from marts.fct_orders)
+              and history.customer_id in (select customer_id from ml.ml_training_set)
+            group by history.customer_id
             having count(*) >= 2
-            order by snap.customer_id
+            order by history.customer_id
             limit 1
             """
         ).fetchone()

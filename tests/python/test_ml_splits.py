@@ -5,9 +5,9 @@ One small lake (40 customers, 100 days from 2026-03-01, seed 7) is built once fo
 each variation of the vars is built on a copy of its database. The expected dates are worked
 out by hand below from the lake's labelled as-of range, never with the model's SQL.
 
-The lake's labelled as-of dates run from 2026-03-03 to 2026-05-10 (a label needs its 30-day
-window landed: the last ingest date is 2026-06-08, so the knowledge date is 2026-06-09), 69
-calendar days; 2026-03-16, -18 and -24 have no as-of date (nothing landed the day before).
+The lake's labelled as-of dates run from 2026-03-02 to 2026-05-10 (every landed day opens an
+as-of date; a label needs its 30-day window landed: the last ingest date is 2026-06-08, so the
+knowledge date is 2026-06-09), 70 calendar days.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ import pytest
 from conftest import run_dbt, run_generator, warehouse_env
 
 EMBARGO_DAYS = 30
-FIRST_LABELLED = date(2026, 3, 3)
+FIRST_LABELLED = date(2026, 3, 2)
 LAST_LABELLED = date(2026, 5, 10)
-DAYS_WITHOUT_AS_OF_DATE = {date(2026, 3, 16), date(2026, 3, 18), date(2026, 3, 24)}
 EMPTY_SPLIT_TEST = "no_empty_training_splits"
 PROJECT = "ml_warehouse"
 
@@ -96,7 +95,7 @@ def expected_time_split(
     for name, bounds in (("train", train), ("validation", validation), ("test", test)):
         for day in days(*bounds) if bounds else ():
             split_of[day] = name
-    return {day: split for day, split in split_of.items() if day not in DAYS_WITHOUT_AS_OF_DATE}
+    return split_of
 
 
 def time_split_by_date(database: Path) -> dict[date, str]:
@@ -125,17 +124,17 @@ def test_the_lake_has_the_labelled_range_the_expectations_assume(split_lake: Spl
                 "select distinct as_of_date from ml.ml_customer_labels"
             ).fetchall()
         }
-    assert labelled == days(FIRST_LABELLED, LAST_LABELLED) - DAYS_WITHOUT_AS_OF_DATE
+    assert labelled == days(FIRST_LABELLED, LAST_LABELLED)
 
 
 def test_auto_time_split_leaves_an_embargo_between_splits(split_lake: SplitLake) -> None:
-    """Shares 0.70 / 0.15 of the 69 days less two gaps of 29 (the dates D with
-    D + 30 > the next split's first date): 11 days. Train ceil(0.70 * 11) = 8 days,
-    03-03..03-10; validation ceil(0.85 * 11) - 8 = 2 days from 03-10 + 30 = 04-09:
+    """Shares 0.70 / 0.15 of the 70 days less two gaps of 29 (the dates D with
+    D + 30 > the next split's first date): 12 days. Train ceil(0.70 * 12) = 9 days,
+    03-02..03-10; validation ceil(0.85 * 12) - 9 = 2 days from 03-10 + 30 = 04-09:
     04-09..04-10; test from 04-10 + 30 = 05-10 to the end: 05-10."""
     split_of = time_split_by_date(split_lake.database)
     assert split_of == expected_time_split(
-        train=(date(2026, 3, 3), date(2026, 3, 10)),
+        train=(date(2026, 3, 2), date(2026, 3, 10)),
         validation=(date(2026, 4, 9), date(2026, 4, 10)),
         test=(date(2026, 5, 10), date(2026, 5, 10)),
     )
@@ -156,7 +155,7 @@ def test_explicit_cut_offs_keep_the_embargo(split_lake: SplitLake, tmp_path: Pat
     assert result.returncode == 0, result.stdout[-4000:]
     split_of = time_split_by_date(database)
     assert split_of == expected_time_split(
-        train=(date(2026, 3, 3), date(2026, 3, 6)),
+        train=(date(2026, 3, 2), date(2026, 3, 6)),
         validation=(date(2026, 4, 5), date(2026, 4, 6)),
         test=(date(2026, 5, 6), date(2026, 5, 10)),
     )
@@ -164,15 +163,16 @@ def test_explicit_cut_offs_keep_the_embargo(split_lake: SplitLake, tmp_path: Pat
 
 
 def test_a_longer_embargo_widens_the_gaps(split_lake: SplitLake, tmp_path: Path) -> None:
-    """Embargo 31: 69 - 2 * 30 = 9 days left. Train ceil(0.70 * 9) = 7 days, 03-03..03-09;
-    validation ceil(0.85 * 9) - 7 = 1 day from 03-09 + 31 = 04-09; test from 04-09 + 31."""
+    """Embargo 31: 70 - 2 * 30 = 10 days left. Train ceil(0.70 * 10) = 7 days, 03-02..03-08;
+    validation ceil(0.85 * 10) - 7 = 2 days from 03-08 + 31 = 04-08: 04-08..04-09; test
+    from 04-09 + 31 = 05-10."""
     database, env = copy_of(split_lake, tmp_path)
     result = with_vars(env, "build", "ml_training_set+", split_embargo_days=31)
     assert result.returncode == 0, result.stdout[-4000:]
     split_of = time_split_by_date(database)
     assert split_of == expected_time_split(
-        train=(date(2026, 3, 3), date(2026, 3, 9)),
-        validation=(date(2026, 4, 9), date(2026, 4, 9)),
+        train=(date(2026, 3, 2), date(2026, 3, 8)),
+        validation=(date(2026, 4, 8), date(2026, 4, 9)),
         test=(date(2026, 5, 10), date(2026, 5, 10)),
     )
     assert_embargo(split_of, embargo=31)
@@ -181,15 +181,15 @@ def test_a_longer_embargo_widens_the_gaps(split_lake: SplitLake, tmp_path: Path)
 def test_a_validation_share_of_0_leaves_one_gap_and_passes(
     split_lake: SplitLake, tmp_path: Path
 ) -> None:
-    """No validation split: one gap of 29 days, 40 days left. Train ceil(0.70 * 40) = 28
-    days, 03-03..03-30; test from 03-30 + 30 = 04-29. The empty validation splits are
+    """No validation split: one gap of 29 days, 41 days left. Train ceil(0.70 * 41) = 29
+    days, 03-02..03-30; test from 03-30 + 30 = 04-29. The empty validation splits are
     meant to be empty, so the build (and its empty-split test) passes."""
     database, env = copy_of(split_lake, tmp_path)
     result = with_vars(env, "build", "ml_training_set+", split_validation_share=0)
     assert result.returncode == 0, result.stdout[-4000:]
     assert f"PASS {EMPTY_SPLIT_TEST}" in result.stdout
     assert time_split_by_date(database) == expected_time_split(
-        train=(date(2026, 3, 3), date(2026, 3, 30)),
+        train=(date(2026, 3, 2), date(2026, 3, 30)),
         validation=None,
         test=(date(2026, 4, 29), date(2026, 5, 10)),
     )
@@ -267,8 +267,8 @@ def test_the_empty_split_test_passes_on_the_normal_build(split_lake: SplitLake) 
 def test_the_empty_split_test_fails_on_a_population_too_small_for_the_shares(
     split_lake: SplitLake, tmp_path: Path
 ) -> None:
-    """Shares 0.98 / 0.01: of the 11 days of the time split, train takes ceil(0.98 * 11) = 11
-    and validation ceil(0.99 * 11) - 11 = 0, leaving test none either; of each stratum of
+    """Shares 0.98 / 0.01: of the 12 days of the time split, train takes ceil(0.98 * 12) = 12
+    and validation ceil(0.99 * 12) - 12 = 0, leaving test none either; of each stratum of
     fewer than 40 customers, validation and test need a rank share of at least 0.98, which
     only a stratum over 50 customers has. So validation and test are empty in all three
     schemes: six failing rows, which the build must stop on."""
@@ -303,9 +303,10 @@ def test_the_empty_split_test_fails_on_a_population_too_small_for_the_shares(
 def test_the_empty_split_test_passes_on_an_empty_training_set(
     split_lake: SplitLake, tmp_path: Path
 ) -> None:
-    """As known on 2026-04-01, no label window had passed: no rows, nothing to split."""
+    """As known on 2026-03-31, no label window had passed (the first as-of date, 03-02,
+    closes on 04-01): no rows, nothing to split."""
     database, env = copy_of(split_lake, tmp_path)
-    variables = json.dumps({"dataset_as_of": "2026-04-01"})
+    variables = json.dumps({"dataset_as_of": "2026-03-31"})
     run_dbt(env, "run", "--select", "ml_training_set", "--vars", variables)
     with duckdb.connect(str(database), read_only=True) as connection:
         assert connection.execute("select count(*) from ml.ml_training_set").fetchone() == (0,)

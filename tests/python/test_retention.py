@@ -20,8 +20,11 @@ from orchestration.dbt_build import manifest
 from orchestration.definitions import defs
 from orchestration.jobs import FullRefreshConfig, refuse_losing_pruned_days
 
-AS_OF = date(2026, 4, 20)
-RAW_DAYS, SNAPSHOT_DAYS, EXPORT_VERSIONS = 40, 13, 2
+# The sample lands 2026-03-01 to 06-08 and its snapshots start at the first build (06-06):
+# the versions the three daily runs closed are past SNAPSHOT_DAYS, the first ten days past
+# RAW_DAYS.
+AS_OF = date(2026, 6, 22)
+RAW_DAYS, SNAPSHOT_DAYS, EXPORT_VERSIONS = 103, 13, 2
 
 
 @pytest.fixture
@@ -133,7 +136,7 @@ def listed(items: list[str], kind: str) -> set[str]:
 
 def test_dry_run_lists_and_the_real_run_removes_exactly_what_the_policy_says(copy: Path) -> None:
     want = expected(copy)
-    assert len(want["partitions"]) == 10 * 5, "ten days of five sources are past 40 days"
+    assert len(want["partitions"]) == 10 * 5, "ten days of five sources are past RAW_DAYS"
     assert want["versions"] and want["pinned"], "the sample has both kinds of closed versions"
     assert len(want["exports"]) == 2 * (len(exported(copy)) // 2 - EXPORT_VERSIONS)
     before = (partitions(copy / "lake"), snapshot_ids(copy), exported(copy))

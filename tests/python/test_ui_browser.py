@@ -235,7 +235,8 @@ def test_docs_lineage_graph_of_the_training_set_reaches_the_raw_sources(
     shown = set(browser.execute_script(visible_nodes))
     assert {
         training_set,
-        "snapshot.ml_warehouse.snap_customers",
+        # the customers' history the features read, rebuilt from the lake (not a snapshot)
+        "model.ml_warehouse.int_customers_known_by_as_of_date",
         "seed.ml_warehouse.currencies",
     } <= shown
     assert "exposure.ml_warehouse.churn_model_training" in shown  # its consumer

@@ -83,15 +83,12 @@ order_history as (
         customer_id,
         as_of_date,
         count(*) as orders_lifetime,
-        max(placed_at) as last_order_placed_at,
-    {%- for days in windows %}
-        cast(
-            sum(case when placed_at >= {{ window_start_at(days, 'as_of_date') }} then 1 else 0 end)
-            as {{ dbt.type_bigint() }}
-        ) as orders_{{ days }}d,
-        sum(case when placed_at >= {{ window_start_at(days, 'as_of_date') }} then gross_amount_eur else 0 end)
-            as revenue_eur_{{ days }}d{{ "," if not loop.last }}
-    {%- endfor %}
+        {%- for days in windows %}
+            {%- set in_window = 'placed_at >= ' ~ window_start_at(days, 'as_of_date') %}
+            cast(sum(case when {{ in_window }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as orders_{{ days }}d,
+            sum(case when {{ in_window }} then gross_amount_eur else 0 end) as revenue_eur_{{ days }}d,
+        {%- endfor %}
+        max(placed_at) as last_order_placed_at
     from known_order_values
     group by customer_id, as_of_date
 )
@@ -100,7 +97,8 @@ select
     population.customer_id,
     population.as_of_date,
     coalesce(order_history.orders_lifetime, 0) as orders_lifetime,
-    {{ dbt.datediff('order_history.last_order_placed_at', 'cast(population.as_of_date as ' ~ dbt.type_timestamp() ~ ')', 'day') }}
+    {%- set as_of_at = 'cast(population.as_of_date as ' ~ dbt.type_timestamp() ~ ')' %}
+    {{ dbt.datediff('order_history.last_order_placed_at', as_of_at, 'day') }}
         as days_since_last_order,
     {%- for days in windows %}
         coalesce(order_history.orders_{{ days }}d, 0) as orders_{{ days }}d,

@@ -129,13 +129,13 @@ session_window_changes as (
     {%- endfor %}
 ),
 
-{#-
+{#
     The population's rows put among the changes, so that each gets the running totals of
     the changes up to and including its as-of date. The changes before the run's first
     as-of date are one opening row per customer (the sessions known by then and still in
     each window), and those after its last are left out: a daily run sorts one day of
     changes, not {{ longest }} days of them.
--#}
+#}
 population_among_session_changes as (
     select
         customer_id,
@@ -205,7 +205,9 @@ known_several_part_sessions as (
     inner join several_part_sessions
         on
             population.customer_id = several_part_sessions.customer_id
-            and {{ known_at('population.as_of_date', 'several_part_sessions.first_event_at', 'several_part_sessions._ingest_date') }}
+            and {{ known_at(
+                'population.as_of_date', 'several_part_sessions.first_event_at', 'several_part_sessions._ingest_date'
+            ) }}
             and several_part_sessions.first_event_at >= {{ window_start_at(longest, 'population.as_of_date') }}
     group by population.customer_id, population.as_of_date, several_part_sessions.session_id
 ),
