@@ -234,7 +234,10 @@ def test_an_erased_customer_is_gone_from_every_table_and_file(governed: Warehous
         ("DSR-2", "privacy-office", f"dagster run {second.run_id[:8]}", "email", "completed", 1),
     ]
     removed_by_id, removed_by_email = (json.loads(row[6]) for row in log)
-    assert removed_by_id["snapshots.snap_customers"] == snapshot_versions >= 2
+    assert removed_by_id["snapshots.snap_customers"] == snapshot_versions >= 1
+    # several versions: the history the features read, rebuilt from the lake (the snapshots
+    # of a long backfill and one daily run hold mostly one version per customer)
+    assert removed_by_id["intermediate.int_customers_known_by_as_of_date"] >= 2
     for place in (
         "lake/customers",
         "lake/orders",
