@@ -1,7 +1,7 @@
 {#-
     Customers' events summed per session, landing day and event day: every event of such a
     part is on the same side of each as-of moment (midnight) and of each window start
-    (midnight), so the feature query (macros/customer_features.sql) takes a part wholly in
+    (midnight), so the sessions feature group (ml_customer_features__sessions) takes a part wholly in
     or wholly out, and joins parts instead of events: the same sessions with a fraction of
     the rows. Incremental by landing day, like the events it reads, so a daily run sums
     one day of events here, and the feature query reads the parts of its windows instead
