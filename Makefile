@@ -79,7 +79,7 @@ BENCH_REPEAT ?= 3
 bench: $(INSTALLED)
 	$(BIN)/python -m bench --scales $(BENCH_SCALES) --repeat $(BENCH_REPEAT)
 
-# Refresh the README's screenshots (docs/images/) with the browser test.
+# Refresh the docs' screenshots (docs/images/) with the browser test.
 screenshot: $(INSTALLED) browser
 	UI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/python/test_ui_browser.py
 
@@ -94,13 +94,13 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix
 
-# Bound to 127.0.0.1: the UI has no login of its own (README, "Governance": behind a proxy).
+# Bound to 127.0.0.1: the UI has no login of its own (docs/governance.md: behind a proxy).
 ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
 
 # dbt docs as one static page, built from the parsed project: compiled SQL (which shows the
 # pseudonymisation salt) and the rest of target/ are never served. Bound to 127.0.0.1; to
-# share it, put it behind an authenticating proxy (README, "Governance").
+# share it, put it behind an authenticating proxy (docs/governance.md).
 DOCS_PORT ?= 8080
 DOCS_DIR ?= target/docs
 docs: $(INSTALLED)
@@ -120,7 +120,7 @@ lineage: $(INSTALLED)
 	@test -n "$(COLUMN)" || { echo "usage: make lineage COLUMN=model.column (e.g. ml_training_set.spend_next_30d_eur)"; exit 2; }
 	$(BIN)/python -m orchestration.column_lineage $(COLUMN)
 
-# Backup and restore (README, "Reliability"); each refuses while a build writes the warehouse.
+# Backup and restore (docs/reliability.md); each refuses while a build writes the warehouse.
 # make backup [FORMAT=file|export]; make restore FROM=data/backups/warehouse-....duckdb
 backup: $(INSTALLED)
 	$(BIN)/python -m orchestration.backup backup --format $(or $(FORMAT),file)
@@ -136,7 +136,7 @@ read-copy: $(INSTALLED)
 clean:
 	rm -rf data target logs .dagster_home .pytest_cache .ruff_cache
 
-# Elementary monitoring through the monitoring/ overlay (README, "Monitoring"): the build,
+# Elementary monitoring through the monitoring/ overlay (docs/monitoring.md): the build,
 # then the monitors, the HTML report in data/monitoring/ and alerts to an offline webhook.
 # Without the overlay's packages and without dbt Hub it says that monitoring is off, exit 0.
 .PHONY: monitor

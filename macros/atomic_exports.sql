@@ -1,5 +1,5 @@
 {#
-    Exports are published whole or not at all (README, "Reliability"). dbt-duckdb's
+    Exports are published whole or not at all (docs/reliability.md). dbt-duckdb's
     external materialization calls write_to_file to COPY a model to its location; this
     project's version writes to a hidden folder beside it (.<name>.writing-<invocation id>)
     and then has the plugin (orchestration/duckdb_plugin.py, Plugin.store) swap that folder

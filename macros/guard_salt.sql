@@ -22,7 +22,7 @@
             {{ exceptions.raise_compiler_error(
                 "Refusing to build target '" ~ target.name ~ "' with the default development salt: "
                 ~ "set WAREHOUSE_PII_SALT to a secret of at least 16 characters (from your secret store; "
-                ~ "README, Governance, explains how it is rotated). Only the targets "
+                ~ "docs/governance.md explains how it is rotated). Only the targets "
                 ~ pii_salt_development_targets() | join(', ') ~ " may use the default."
             ) }}
         {%- elif salt | length < 16 -%}

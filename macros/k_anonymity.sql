@@ -1,5 +1,5 @@
 {#
-    k-anonymity for the ML exports (README, "Governance"). An export carries three
+    k-anonymity for the ML exports (docs/governance.md). An export carries three
     quasi-identifiers, generalised so that every combination of them covers at least k
     customers (var k_anonymity, default 5):
 

@@ -1,5 +1,5 @@
 {#
-    Reading the lake file by file (README, "Reliability").
+    Reading the lake file by file (docs/reliability.md).
 
     Every file under a source's folder is inspected by audit.lake_file_inventory
     (orchestration/lake_inventory.py, through the DuckDB function lake_file_inspection that

@@ -1,7 +1,7 @@
 {#
     The PII policy's checks that need no lineage, run as an on-run-start hook so that every
     dbt run, build, test, seed and snapshot (by hand, in CI, in Dagster) stops before it
-    writes anything when the classification is incomplete (README, "Governance"):
+    writes anything when the classification is incomplete (docs/governance.md):
 
     - every source column is classified: config: {meta: {pii: direct|quasi|none}};
     - every column in the lake's files is declared in the sources YAML, so a column a feed
@@ -70,7 +70,7 @@
     {%- endfor -%}
     {%- if problems -%}
         {{ exceptions.raise_compiler_error(
-            "PII policy: " ~ problems | length ~ " problem(s); nothing was run (README, Governance):\n  - "
+            "PII policy: " ~ problems | length ~ " problem(s); nothing was run (docs/governance.md):\n  - "
             ~ problems | join("\n  - ")
         ) }}
     {%- endif -%}

@@ -3,7 +3,7 @@
     WAREHOUSE_PII_SALT so that the pseudonyms cannot be recomputed from a guessed email by
     anyone without it. Values are trimmed and lower-cased first so that "A@x.com " and
     "a@x.com" get the same pseudonym. Only the dev target may use the default salt
-    (guard_pii_salt, macros/guard_salt.sql); how to rotate it: README, "Governance".
+    (guard_pii_salt, macros/guard_salt.sql); how to rotate it: docs/governance.md.
 #}
 {% macro pii_salt() -%}
     {%- set salt = env_var('WAREHOUSE_PII_SALT', default_pii_salt()) -%}

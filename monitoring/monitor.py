@@ -24,7 +24,7 @@ keeps the real clock, the default on any other lake.
 
 DuckDB allows one writer: run it when nothing else (Dagster, `make run`) writes the
 warehouse. edr writes too (its alert tables), after dbt has finished. Paths come from the
-same environment variables as the rest of the project (README, "Configuration"), plus
+same environment variables as the rest of the project (docs/configuration.md), plus
 WAREHOUSE_MONITORING_DIR (default <data>/monitoring) for the report and alerts.
 """
 
@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_tail(sent), file=sys.stderr)
     print(
         f"[monitor] alerts: {count} sent by edr monitor to the local webhook, kept in "
-        f"{paths.alerts} (production: the team's Slack webhook, see README)",
+        f"{paths.alerts} (production: the team's Slack webhook, see docs/monitoring.md)",
         flush=True,
     )
     return 1 if problems else 0

@@ -1,4 +1,4 @@
-"""Backup, restore and the read copy of the warehouse (README, "Reliability").
+"""Backup, restore and the read copy of the warehouse (docs/reliability.md).
 
     python -m orchestration.backup backup  [--to DIR] [--format file|export]
     python -m orchestration.backup restore --from PATH

@@ -119,7 +119,7 @@ def refuse_if_locked(path: str) -> None:
             f"The warehouse {path} is being written by another process, so this dbt run was "
             f"refused before writing anything (DuckDB allows one writer per file). {holder} "
             "Wait for that build to finish (or stop it), then run again. To read meanwhile, "
-            "use the read copy published after each successful build (README, Reliability)."
+            "use the read copy published after each successful build (docs/reliability.md)."
         ) from None
 
 

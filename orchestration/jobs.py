@@ -286,7 +286,7 @@ def dataset_rebuild():
 
 class EraseCustomerConfig(Config):
     """Who is to be erased and on whose request. The identifier is used, never recorded in
-    the warehouse; Dagster keeps a run's config in its run storage (README, Governance)."""
+    the warehouse; Dagster keeps a run's config in its run storage (docs/governance.md)."""
 
     customer_id: str = Field(default="", description="the customer's id, C + 7 digits")
     email: str = Field(default="", description="or an email address of the customer")

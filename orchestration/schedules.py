@@ -76,7 +76,7 @@ def _landing_event(lake: Path, key: AssetKey, ingest_date: str) -> AssetMaterial
     folder = lake / source / f"{PARTITION_PREFIX}{ingest_date}"
     files = sorted(path for path in folder.iterdir() if path.is_file())
     # Rows of the readable files only: an empty or truncated file has no footer to count
-    # (the build quarantines it; README, "Reliability").
+    # (the build quarantines it; docs/reliability.md).
     required = REQUIRED_COLUMNS.get(source, ())
     readable = [
         Path(item.path)

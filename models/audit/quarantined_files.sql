@@ -1,5 +1,5 @@
 {#-
-    Landed files the warehouse cannot read (README, "Reliability"): a truncated or empty
+    Landed files the warehouse cannot read (docs/reliability.md): a truncated or empty
     file, another format, a partition folder that is not ingest_date=YYYY-MM-DD, a schema
     without the source's key, text that is not UTF-8. None of their rows reach any model;
     fix or re-deliver the file and the next run reads it.

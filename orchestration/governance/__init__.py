@@ -1,1 +1,1 @@
-"""Governance: PII policy, erasure, retention and access boundaries (README, "Governance")."""
+"""Governance: PII policy, erasure, retention and access boundaries (docs/governance.md)."""

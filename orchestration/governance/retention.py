@@ -6,12 +6,12 @@
         --export-versions 10 --as-of 2026-06-30
     (in Dagster: the job `apply_retention`, config `dry_run`, default true)
 
-Policies (README, "Governance"):
+Policies (docs/governance.md):
 
 - raw: a lake partition (`<source>/ingest_date=D/`) goes once D is more than `raw_days`
   before the as-of date (today by default). Staging keeps its rows: from then on staging is
   the record of those days, so a full refresh of staging would lose them (the `full_refresh`
-  job refuses it; see README).
+  job refuses it; see docs/governance.md).
 - snapshots: a closed version (dbt_valid_to set) goes once it closed more than
   `snapshot_days` before the as-of date, unless a registered dataset version reads it:
   `snap_customers` is read point in time by the ML datasets (dim_customers_history, the

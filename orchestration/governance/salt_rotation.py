@@ -13,7 +13,7 @@ parameters, never written into SQL or logs.
 
 A pseudonym whose raw value has left the lake (retention) cannot be re-keyed: it is
 counted, kept, and becomes unlinkable once the old salt is destroyed, which is what
-rotation is for. Without --apply, it only counts. README, "Governance", has the whole
+rotation is for. Without --apply, it only counts. docs/governance.md has the whole
 procedure (pause automation, back up, rotate, switch the secret, destroy the old one).
 """
 

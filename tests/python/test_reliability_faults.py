@@ -1,4 +1,4 @@
-"""Crash safety, idempotency, concurrency and recovery on a tiny lake (README, "Reliability").
+"""Crash safety, idempotency, concurrency and recovery on a tiny lake (docs/reliability.md).
 
 One reference: a warehouse built from 33 days, then the 34th day landed and built without
 interruption. Every fault below starts from the same state, suffers its fault and ends with

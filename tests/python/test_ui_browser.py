@@ -2,7 +2,7 @@
 port, headless Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium), the
 asset graph, an asset's page and the training set's lineage graph, with screenshots.
 
-Screenshots go to UI_SCREENSHOT_DIR when set (`make screenshot` refreshes the README's
+Screenshots go to UI_SCREENSHOT_DIR when set (`make screenshot` refreshes the docs'
 docs/images/ that way), else to the test's temporary folder.
 """
 
