@@ -18,6 +18,16 @@
 {%- endmacro %}
 
 {#
+    The first as-of date whose trailing window of `days` days no longer holds an event at
+    `event_at`: the window_start_at condition solved for the as-of date D (event_at >= D
+    minus `days` days holds while D <= the event's date plus `days`), for the models that
+    precompute from which date to which an event counts.
+#}
+{% macro window_left_on(days, event_at) -%}
+    cast({{ dbt.dateadd('day', days + 1, 'cast(' ~ event_at ~ ' as date)') }} as date)
+{%- endmacro %}
+
+{#
     What is summed over the sessions of each window, per customer and as-of date: each
     metric's value for one session, from its product_views, add_to_carts and has_checkout.
 #}

@@ -22,14 +22,19 @@
 {#
     The as-of dates an incremental ML model (re)computes in this run: the mornings after the
     ingest dates of its window (macros/ingest_window.sql), as an inclusive range.
-    as_of_window_start() is the first of them, as an ISO date for literal bounds.
+    as_of_window_start() and as_of_window_end() are the first and the last of them, as ISO
+    dates for literal bounds.
 #}
 {% macro as_of_window_start() -%}
     {{ return(days_before(incremental_window_start(date_column='as_of_date'), -1)) }}
 {%- endmacro %}
 
+{% macro as_of_window_end() -%}
+    {{ return(days_before(window_date('max_date'), -1)) }}
+{%- endmacro %}
+
 {% macro as_of_window(column, start=none) -%}
     {%- set start = start if start is not none else as_of_window_start() -%}
     {{ column }} between cast('{{ start }}' as date)
-        and cast('{{ days_before(window_date("max_date"), -1) }}' as date)
+        and cast('{{ as_of_window_end() }}' as date)
 {%- endmacro %}
