@@ -188,7 +188,7 @@ left join smallest_group
             {{ rows_alias }}.customer_id = {{ versions_alias }}.customer_id
             and {{ rows_alias }}.as_of_date >= {{ versions_alias }}.known_from_as_of_date
             and {{ rows_alias }}.as_of_date
-            < coalesce({{ versions_alias }}.known_until_as_of_date, cast('9999-12-31' as date))
+            < {{ known_until_or_never(versions_alias ~ '.known_until_as_of_date') }}
 {%- endmacro %}
 
 {% macro k_anonymity_age(rows_alias, versions_alias) -%}

@@ -15,6 +15,15 @@
     ({{ valid_at }} < cast({{ as_of_date }} as {{ dbt.type_timestamp() }}) and {{ landed_on }} < {{ as_of_date }})
 {%- endmacro %}
 
+{#
+    known_until_or_never(column): a history model's known_until_as_of_date with its open end
+    (null: still the version known today) as a far-future date, so a range join on it stays
+    a hash join on the key (see open_validity_end, macros/as_of.sql).
+#}
+{% macro known_until_or_never(column) -%}
+    coalesce({{ column }}, cast('9999-12-31' as date))
+{%- endmacro %}
+
 {% macro first_known_as_of_date(valid_at, landed_on) -%}
     cast({{ dbt.dateadd('day', 1, 'greatest(cast(' ~ valid_at ~ ' as date), ' ~ landed_on ~ ')') }} as date)
 {%- endmacro %}

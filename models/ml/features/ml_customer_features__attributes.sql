@@ -22,7 +22,7 @@ known_versions as (
     select
         customer_id,
         known_from_as_of_date,
-        coalesce(known_until_as_of_date, cast('9999-12-31' as date)) as known_until_as_of_date,
+        {{ known_until_or_never('known_until_as_of_date') }} as known_until_as_of_date,
         segment,
         country_code,
         is_marketing_opt_in

@@ -52,7 +52,7 @@ product_versions as (
         product_id,
         raw_category,
         known_from_as_of_date,
-        coalesce(known_until_as_of_date, cast('9999-12-31' as date)) as known_until_as_of_date
+        {{ known_until_or_never('known_until_as_of_date') }} as known_until_as_of_date
     from {{ ref('int_products_versioned') }}
 ),
 

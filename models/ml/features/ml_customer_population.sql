@@ -25,7 +25,7 @@ known_customers as (
     select
         customer_id,
         known_from_as_of_date,
-        coalesce(known_until_as_of_date, cast('9999-12-31' as date)) as known_until_as_of_date,
+        {{ known_until_or_never('known_until_as_of_date') }} as known_until_as_of_date,
         created_at,
         is_deleted
     from {{ ref('int_customers_known_by_as_of_date') }}
