@@ -36,7 +36,7 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --no-deps --compile-bytecode --python $(BIN)/python -r requirements.lock || \
 		$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	@# The project itself, editable, for its command `warehouse-dbt`: dbt with Python's garbage
-	@# collector off (orchestration/dbt_cli.py), which Dagster, the tests and the bench run.
+	@# collector off (warehouse/dbt_cli.py), which Dagster, the tests and the bench run.
 	$(BIN)/uv pip install --quiet --no-deps --python $(BIN)/python -e . || \
 		$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/pip check
@@ -112,26 +112,26 @@ docs: $(INSTALLED)
 	$(BIN)/python -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory $(DOCS_DIR)/site
 
 dataset: $(INSTALLED)
-	@test -n "$(AS_OF)" || { echo "usage: make dataset AS_OF=YYYY-MM-DD [DATASET=training_set|customer_features] (versions: .venv/bin/python -m orchestration.datasets list)"; exit 2; }
-	$(BIN)/python -m orchestration.datasets rebuild --dataset $(or $(DATASET),training_set) --as-of $(AS_OF)
+	@test -n "$(AS_OF)" || { echo "usage: make dataset AS_OF=YYYY-MM-DD [DATASET=training_set|customer_features] (versions: .venv/bin/python -m warehouse.datasets list)"; exit 2; }
+	$(BIN)/python -m warehouse.datasets rebuild --dataset $(or $(DATASET),training_set) --as-of $(AS_OF)
 
 # Which raw source columns feed a column: make lineage COLUMN=ml_training_set.spend_next_30d_eur
 lineage: $(INSTALLED)
 	@test -n "$(COLUMN)" || { echo "usage: make lineage COLUMN=model.column (e.g. ml_training_set.spend_next_30d_eur)"; exit 2; }
-	$(BIN)/python -m orchestration.column_lineage $(COLUMN)
+	$(BIN)/python -m warehouse.column_lineage $(COLUMN)
 
 # Backup and restore (docs/reliability.md); each refuses while a build writes the warehouse.
 # make backup [FORMAT=file|export]; make restore FROM=data/backups/warehouse-....duckdb
 backup: $(INSTALLED)
-	$(BIN)/python -m orchestration.backup backup --format $(or $(FORMAT),file)
+	$(BIN)/python -m warehouse.backup backup --format $(or $(FORMAT),file)
 
 restore: $(INSTALLED)
 	@test -n "$(FROM)" || { echo "usage: make restore FROM=<backup file or EXPORT DATABASE folder> (backups: data/backups/)"; exit 2; }
-	$(BIN)/python -m orchestration.backup restore --from $(FROM)
+	$(BIN)/python -m warehouse.backup restore --from $(FROM)
 
 # The copy readers use while a build writes (Dagster refreshes it after each successful build).
 read-copy: $(INSTALLED)
-	$(BIN)/python -m orchestration.backup read-copy
+	$(BIN)/python -m warehouse.backup read-copy
 
 clean:
 	rm -rf data target logs .dagster_home .pytest_cache .ruff_cache

@@ -245,7 +245,7 @@ def replay(
 def apply_settings(connection: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
     """What the dbt profile gives DuckDB (settings and the plugin's lake_file_inspection
     function, which the lake inventory calls), so both sides run under the same rules."""
-    from orchestration.duckdb_plugin import register_inspection
+    from warehouse.duckdb_plugin import register_inspection
 
     connection.execute("set preserve_insertion_order = false")
     connection.execute("set TimeZone = 'UTC'")
@@ -255,8 +255,8 @@ def apply_settings(connection: duckdb.DuckDBPyConnection, memory_limit: str | No
 
 
 def rebuild(database: Path, sql: Path) -> str:
-    """What `orchestration.datasets rebuild` does once dbt has compiled the dataset's SQL."""
-    from orchestration.fingerprint import fingerprint
+    """What `warehouse.datasets rebuild` does once dbt has compiled the dataset's SQL."""
+    from warehouse.fingerprint import fingerprint
 
     with duckdb.connect() as connection:
         apply_settings(connection, None)
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay":
         replay(args.database, args.run_results, args.manifest, args.script, args.memory_limit)
     elif args.command == "compile-dataset":
-        from orchestration.datasets import compiled_dataset_sql, dataset_model
+        from warehouse.datasets import compiled_dataset_sql, dataset_model
 
         args.output.write_text(compiled_dataset_sql(dataset_model("training_set"), args.as_of))
     else:

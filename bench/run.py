@@ -15,7 +15,7 @@ partial-parse state after the full build, the daily run or the snapshot preparat
 3. dataset release: `dbt build --selector dataset_release` after that day, what the weekly
    Dagster release job runs (the training set from the whole history, the registry);
 4. snapshot run: `dbt snapshot` once staging holds the 91st day;
-5. training-set rebuild: `python -m orchestration.datasets rebuild` of the version the full
+5. training-set rebuild: `python -m warehouse.datasets rebuild` of the version the full
    build registered (compile with dbt, recompute from history, compare fingerprints);
 6. a code location coming up: `dbt parse` and the Dagster definitions in one fresh process,
    as `dagster dev` loads them; and a cold `dbt parse` (no partial parsing) on its own.
@@ -40,7 +40,7 @@ import duckdb
 from bench.measure import Measurement, StepFailed, measure, run_quietly
 from bench.scales import SEED, SPLIT_VALIDATION_SHARE, START_DATE, Scale
 from orchestration.partitions import IngestWindow
-from orchestration.project import DBT_EXECUTABLE
+from warehouse.settings import DBT_EXECUTABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STEPS = (
@@ -411,7 +411,7 @@ class ScaleRun:
                 self._measure(
                     PYTHON,
                     "-m",
-                    "orchestration.datasets",
+                    "warehouse.datasets",
                     "rebuild",
                     "--dataset",
                     "training_set",
@@ -582,7 +582,7 @@ def first_training_set_version(database: Path) -> str:
 
 
 def git_commit() -> str:
-    """The commit measured (not orchestration.project's: importing it may run `dbt parse`)."""
+    """The commit measured, short, marked -dirty with uncommitted changes."""
     import subprocess
 
     result = subprocess.run(
@@ -621,7 +621,7 @@ def machine() -> dict[str, Any]:
         "memory_gib": memory_gib,
         "python": platform.python_version(),
         # warehouse-dbt (dbt with the garbage collector off), or plain dbt where the
-        # project is not installed in the environment (orchestration/project.py).
+        # project is not installed in the environment (warehouse/settings.py).
         "dbt_command": Path(DBT).name,
         **versions,
     }

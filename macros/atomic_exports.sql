@@ -2,7 +2,7 @@
     Exports are published whole or not at all (docs/reliability.md). dbt-duckdb's
     external materialization calls write_to_file to COPY a model to its location; this
     project's version writes to a hidden folder beside it (.<name>.writing-<invocation id>)
-    and then has the plugin (orchestration/duckdb_plugin.py, Plugin.store) swap that folder
+    and then has the plugin (warehouse/duckdb_plugin.py, Plugin.store) swap that folder
     in. A build killed while writing leaves the previous export intact under the final path
     and a hidden leftover that the next publication removes.
 #}

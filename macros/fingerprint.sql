@@ -1,5 +1,5 @@
 {#
-    A content fingerprint of a table, the same value orchestration/fingerprint.py computes
+    A content fingerprint of a table, the same value warehouse/fingerprint.py computes
     from Python: both render the identical SQL text, character for character, so a
     fingerprint recorded at publication can be checked from dbt and the other way round.
     Keep the two in step; tests/python/test_lakehouse.py compares them.

@@ -2,8 +2,8 @@
     Reading the lake file by file (docs/reliability.md).
 
     Every file under a source's folder is inspected by audit.lake_file_inventory
-    (orchestration/lake_inventory.py, through the DuckDB function lake_file_inspection that
-    orchestration/duckdb_plugin.py registers). The base_ models and the reconciliation read
+    (warehouse/lake_inventory.py, through the DuckDB function lake_file_inspection that
+    warehouse/duckdb_plugin.py registers). The base_ models and the reconciliation read
     only the files found readable, listed at execute time; the others are in
     audit.quarantined_files with their error. A declared source column that no readable
     file has (e.g. preferred_language before the feed sent it) reads as null.
@@ -56,7 +56,7 @@
 {#
     One row per landed file of the source: its inspection as JSON text in column
     `inspection`. `known_inventory` (a previous lake_file_inventory, or none) lends each
-    unchanged file its previous inspection (orchestration/lake_inventory.py says why).
+    unchanged file its previous inspection (warehouse/lake_inventory.py says why).
 #}
 {% macro lake_file_inspections(source_name, folder, decode=true, known_inventory=none) -%}
     {{ return(adapter.dispatch('lake_file_inspections', 'ml_warehouse')(source_name, folder, decode, known_inventory)) }}

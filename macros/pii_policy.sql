@@ -14,7 +14,7 @@
 
     The lineage rules (a direct identifier that reaches a mart un-pseudonymised without
     being declared, quasi-identifiers in exports) need the compiled SQL and run in Python:
-    orchestration/governance/policy.py. Returns no SQL.
+    warehouse/governance/policy.py. Returns no SQL.
 #}
 {% macro check_pii_policy() -%}
     {%- if not execute -%}

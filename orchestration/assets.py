@@ -51,13 +51,14 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.backup import publish_read_copy
-from orchestration.datasets import publish_latest
 from orchestration.dbt_build import manifest, run_dbt, target_root
-from orchestration.lake_inventory import unlisted_files
 from orchestration.partitions import daily_partitions, run_window, window_environment
-from orchestration.project import WAREHOUSE_PACKAGE, duckdb_path, lake_dir, warehouse_project
+from orchestration.project import WAREHOUSE_PACKAGE, warehouse_project
 from orchestration.warehouse_lock import WAREHOUSE_POOL, ensure_writable
+from warehouse.backup import publish_read_copy
+from warehouse.datasets import publish_latest
+from warehouse.lake_inventory import unlisted_files
+from warehouse.settings import duckdb_path, lake_dir
 
 MANIFEST_PATH = warehouse_project.manifest_path
 
@@ -390,7 +391,7 @@ def last_written_keys() -> list[AssetKey]:
 )
 def warehouse_read_copy() -> MaterializeResult:
     """The copy of the whole warehouse that readers open while the next build writes
-    (orchestration/backup.py): published last in every daily run and every release."""
+    (warehouse/backup.py): published last in every daily run and every release."""
     database = duckdb_path()
     ensure_writable(database)
     return MaterializeResult(

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,23 +42,17 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource
 
-from orchestration.openlineage_events import emit_dbt_lineage
 from orchestration.partitions import WINDOW_VARIABLES, IngestWindow, window_environment
-from orchestration.project import (
-    DBT_EXECUTABLE,
-    DBT_PROJECT_DIR,
-    MONITORING_ON,
-    OVERLAY_DIR,
-    REPO_ROOT,
-    duckdb_path,
-    warehouse_project,
-)
+from orchestration.project import DBT_PROJECT_DIR, MONITORING_ON, warehouse_project
 from orchestration.warehouse_lock import (
     ensure_writable,
     is_lock_error,
     locked_failure,
     read_only,
 )
+from warehouse import dbt_runner
+from warehouse.openlineage_events import emit_dbt_lineage
+from warehouse.settings import OVERLAY_DIR, REPO_ROOT, duckdb_path
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # Saved parse states kept (one per distinct set of vars and WAREHOUSE_ settings).
@@ -100,18 +93,15 @@ def ensure_elementary_tables(database: Path) -> None:
     """Build Elementary's models once, before the first monitored dbt step of a warehouse."""
     if not MONITORING_ON or not missing_elementary_relations(database):
         return
-    result = subprocess.run(
+    result = dbt_runner.run_dbt(
         [
-            str(DBT_EXECUTABLE),
             "run",
             "--select",
             f"package:{ELEMENTARY_PACKAGE}",
             "--target-path",
             str(target_root() / "elementary-setup"),
         ],
-        cwd=OVERLAY_DIR,
-        capture_output=True,
-        text=True,
+        project_dir=OVERLAY_DIR,
     )
     if result.returncode != 0:
         raise Failure(

@@ -6,7 +6,6 @@ two days without a partition, error after four), so dbt and Dagster agree by con
 """
 
 import json
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +20,8 @@ from dagster import (
     multi_asset_check,
 )
 
-from orchestration.project import DBT_EXECUTABLE, REPO_ROOT
 from orchestration.warehouse_lock import WAREHOUSE_POOL
+from warehouse.dbt_runner import run_dbt
 
 SOURCE_NAME = "shop"
 TABLES = ("customers", "products", "orders", "order_items", "events")
@@ -39,12 +38,7 @@ class SourceFreshness:
 def source_freshness() -> list[SourceFreshness]:
     """Run `dbt source freshness` and read its sources.json."""
     with tempfile.TemporaryDirectory(prefix="source-freshness-") as target:
-        result = subprocess.run(
-            [str(DBT_EXECUTABLE), "source", "freshness", "--quiet", "--target-path", target],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-        )
+        result = run_dbt(["source", "freshness", "--quiet", "--target-path", target])
         sources = Path(target) / "sources.json"
         if not sources.exists():
             raise RuntimeError(

@@ -10,10 +10,10 @@
   registry `ml_dataset_versions` has `full_refresh: false` and snapshots ignore the flag, so
   their history is kept.
 - `dataset_rebuild`: rebuild a registered dataset version as of a date from history and
-  compare its fingerprint with the registry (orchestration.datasets.rebuild).
+  compare its fingerprint with the registry (warehouse.datasets.rebuild).
 - `erase_customer`: erasure on request, one customer out of every layer
-  (orchestration.governance.erasure), recorded in audit.erasure_log.
-- `apply_retention`: the retention policies (orchestration.governance.retention), with a
+  (warehouse.governance.erasure), recorded in audit.erasure_log.
+- `apply_retention`: the retention policies (warehouse.governance.retention), with a
   dry run that only lists what would go.
 """
 
@@ -42,25 +42,26 @@ from orchestration.assets import (
     dataset_publication,
     warehouse_read_copy,
 )
-from orchestration.datasets import DATASETS, dataset_model, rebuild
 from orchestration.dbt_build import manifest, run_dbt
 from orchestration.freshness import raw_source_freshness
-from orchestration.governance.erasure import REBUILD_ARGS, Erasure, ErasureRequest
-from orchestration.governance.retention import (
-    RetentionPolicy,
-    apply_retention,
-    plan_retention,
-    pruned_raw_partitions,
-)
-from orchestration.governance.subject import SubjectError
 from orchestration.monitoring import MONITORING_ASSETS
-from orchestration.project import duckdb_path, warehouse_project
+from orchestration.project import warehouse_project
 from orchestration.warehouse_lock import (
     WAREHOUSE_POOL,
     ensure_writable,
     is_lock_error,
     locked_failure,
 )
+from warehouse.datasets import DATASETS, dataset_model, rebuild
+from warehouse.governance.erasure import REBUILD_ARGS, Erasure, ErasureRequest
+from warehouse.governance.retention import (
+    RetentionPolicy,
+    apply_retention,
+    plan_retention,
+    pruned_raw_partitions,
+)
+from warehouse.governance.subject import SubjectError
+from warehouse.settings import duckdb_path
 
 # The same dbt selectors as `dbt build --selector ...` from the CLI and the benchmark.
 DAILY_SELECTOR = "daily_build"
@@ -229,7 +230,7 @@ class DatasetRebuildConfig(Config):
         return iso_date(
             value,
             "as_of must be a date written YYYY-MM-DD, got {value!r} "
-            "(registered dates: python -m orchestration.datasets list)",
+            "(registered dates: python -m warehouse.datasets list)",
         )
 
 

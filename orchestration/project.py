@@ -1,99 +1,24 @@
-"""Where the dbt project, its profiles and its data live, for Dagster and the run scripts.
-
-Every path can be moved with an environment variable, which is also what dbt's
-profiles.yml and the lake source read, so Dagster and the dbt CLI always agree.
-"""
+"""The dbt project as Dagster loads it: which project (the warehouse, or the monitoring
+overlay around it), and its manifest, parsed when stale. Paths: warehouse/settings.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PROFILES_DIR = REPO_ROOT / "profiles"
-# The dbt installed beside this Python: a fresh machine has no dbt on PATH, and another dbt
-# on PATH must never be picked up by accident. `warehouse-dbt` is dbt with Python's garbage
-# collector off (orchestration/dbt_cli.py), installed with the project by `make install`;
-# in an environment where only the requirements were installed, plain dbt does the same.
-_VENV_BIN = Path(sys.executable).parent
-DBT_EXECUTABLE = (
-    _VENV_BIN / "warehouse-dbt" if (_VENV_BIN / "warehouse-dbt").exists() else _VENV_BIN / "dbt"
+from warehouse.settings import (
+    DBT_EXECUTABLE,
+    OVERLAY_DIR,
+    PROFILES_DIR,
+    REPO_ROOT,
+    export_environment,
+    monitoring_off_reason,
 )
 
-
-def data_dir() -> Path:
-    return Path(os.environ.get("WAREHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve()
-
-
-def lake_dir() -> Path:
-    return Path(os.environ.get("WAREHOUSE_LAKE_DIR", data_dir() / "lake")).resolve()
-
-
-def duckdb_path() -> Path:
-    return Path(os.environ.get("WAREHOUSE_DUCKDB_PATH", data_dir() / "warehouse.duckdb")).resolve()
-
-
-def git_commit() -> str:
-    """The checkout's commit, marked -dirty when it has uncommitted changes, or 'unknown'."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
-
-
-def exports_dir() -> Path:
-    return Path(os.environ.get("WAREHOUSE_EXPORTS_DIR", data_dir() / "exports")).resolve()
-
-
-def export_environment() -> None:
-    """Pin the absolute data paths in the environment, for dbt subprocesses started anywhere,
-    and the code version the dataset registry records."""
-    os.environ.setdefault("WAREHOUSE_GIT_COMMIT", git_commit())
-    os.environ.setdefault("WAREHOUSE_LAKE_DIR", str(lake_dir()))
-    os.environ.setdefault("WAREHOUSE_DUCKDB_PATH", str(duckdb_path()))
-    os.environ.setdefault("WAREHOUSE_EXPORTS_DIR", str(exports_dir()))
-    os.environ.setdefault("DBT_PROFILES_DIR", str(PROFILES_DIR))
-    # dbt's Parquet exports write into this folder, and DuckDB creates only their last level.
-    exports_dir().mkdir(parents=True, exist_ok=True)
-
-
 export_environment()
-
-OVERLAY_DIR = REPO_ROOT / "monitoring"
-
-
-def monitoring_off_reason() -> str | None:
-    """Why Elementary monitoring is off, or None when it is on.
-
-    On when the monitoring/ overlay's packages are installed (dbt Hub, or placed by hand:
-    monitoring/install_packages_offline.md), unless WAREHOUSE_MONITORING=off."""
-    if os.environ.get("WAREHOUSE_MONITORING", "auto").lower() == "off":
-        return "Monitoring (Elementary) is off: WAREHOUSE_MONITORING=off."
-    from monitoring.monitor import INSTALL_DOC, missing_packages
-
-    missing = missing_packages()
-    if not missing:
-        return None
-    return (
-        f"Monitoring (Elementary) is off: {', '.join(missing)} not installed (dbt Hub "
-        f"packages: `make monitor` installs them where dbt Hub is reachable; otherwise see "
-        f"{INSTALL_DOC}). Dagster loads the warehouse without its monitors."
-    )
-
 
 MONITORING_OFF_REASON = monitoring_off_reason()
 MONITORING_ON = MONITORING_OFF_REASON is None

@@ -22,19 +22,14 @@ from datetime import date, timedelta
 import duckdb
 from dagster import DagsterInstance, DagsterRunStatus
 
-from orchestration.datasets import lakehouse_dir
 from orchestration.definitions import defs
 from orchestration.freshness import source_freshness, summary_line
 from orchestration.jobs import daily_warehouse_job, dataset_release_job
 from orchestration.partitions import FIRST_PARTITION
-from orchestration.project import (
-    data_dir,
-    duckdb_path,
-    exports_dir,
-    lake_dir,
-)
-from orchestration.summary import print_summary
 from orchestration.warehouse_lock import WAREHOUSE_POOL
+from warehouse.datasets import lakehouse_dir
+from warehouse.settings import data_dir, duckdb_path, exports_dir, lake_dir
+from warehouse.summary import print_summary
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -5,7 +5,8 @@ from typing import Any
 from dagster_dbt import DbtCliResource
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 
-from orchestration.project import DBT_EXECUTABLE, warehouse_project
+from orchestration.project import warehouse_project
+from warehouse.settings import DBT_EXECUTABLE
 
 
 class WarehouseDbtCliResource(DbtCliResource):

@@ -23,9 +23,9 @@ from dagster import (
 
 from orchestration.assets import raw_source_specs
 from orchestration.jobs import daily_warehouse_job, dataset_release_job, source_freshness_job
-from orchestration.lake_inventory import READABLE, REQUIRED_COLUMNS, inspect_file
 from orchestration.partitions import daily_partitions
-from orchestration.project import lake_dir
+from warehouse.lake_inventory import READABLE, REQUIRED_COLUMNS, inspect_file
+from warehouse.settings import lake_dir
 
 # The shop's export lands overnight; by 06:00 UTC the previous day's partition is complete.
 # The schedule runs the whole graph for that day (the last complete partition).

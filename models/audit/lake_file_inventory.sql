@@ -1,8 +1,8 @@
 {#-
     Every file landed under a source's folder of the lake, inspected: readable (the base_
     models read it) or quarantined (they do not; audit.quarantined_files says why). The
-    checks are orchestration/lake_inventory.py's, called through the DuckDB function
-    lake_file_inspection (orchestration/duckdb_plugin.py). Rebuilt by every run: the lake
+    checks are warehouse/lake_inventory.py's, called through the DuckDB function
+    lake_file_inspection (warehouse/duckdb_plugin.py). Rebuilt by every run: the lake
     is the truth, and a file fixed or removed there changes its row. A file unchanged since
     the previous run (same path, size and modification time) keeps its inspection, unless
     the run is a --full-refresh.
@@ -57,7 +57,7 @@ select
     files.file_columns,
     files.modified_at,
     {%- if known_inventory is not none %}
-        -- the same test as the reuse of an inspection (orchestration/lake_inventory.py)
+        -- the same test as the reuse of an inspection (warehouse/lake_inventory.py)
         coalesce(known.inspected_at, {{ run_started_timestamp() }}) as inspected_at
     from files
     left join {{ known_inventory }} as known

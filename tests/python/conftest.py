@@ -23,7 +23,7 @@ from xdist.remote import Producer
 from xdist.scheduler import LoadFileScheduling
 from xdist.workermanage import WorkerController
 
-from orchestration.project import DBT_EXECUTABLE
+from warehouse.settings import DBT_EXECUTABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,9 +104,9 @@ def run_generator(*args: str) -> None:
 
 
 def run_datasets(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m orchestration.datasets ...` against the warehouse `env` points at."""
+    """`python -m warehouse.datasets ...` against the warehouse `env` points at."""
     return subprocess.run(
-        [sys.executable, "-m", "orchestration.datasets", *args],
+        [sys.executable, "-m", "warehouse.datasets", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import REPO_ROOT, Warehouse, run_dbt
 
-from orchestration.governance.access import analyst_connection
+from warehouse.governance.access import analyst_connection
 
 
 @pytest.mark.parametrize(

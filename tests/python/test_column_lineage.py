@@ -1,4 +1,4 @@
-"""Column-level lineage from dbt's compiled SQL (orchestration/column_lineage.py), on three
+"""Column-level lineage from dbt's compiled SQL (warehouse/column_lineage.py), on three
 columns of the training set whose sources are known from their definitions."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from orchestration.column_lineage import ColumnLineage, LineageError, main
+from warehouse.column_lineage import ColumnLineage, LineageError, main
 
 
 @pytest.fixture(scope="module")

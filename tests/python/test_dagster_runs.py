@@ -22,13 +22,14 @@ from dagster import AssetKey, DagsterInstance, materialize
 from dagster_dbt.utils import select_unique_ids
 from openlineage_validation import run_event
 
-from orchestration import dbt_build, openlineage_events
+from orchestration import dbt_build
 from orchestration.assets import DBT_ASSETS, partitioned_models
 from orchestration.definitions import defs
-from orchestration.fingerprint import fingerprint
 from orchestration.jobs import DAILY_SELECTOR, RELEASE_SELECTOR
 from orchestration.project import WAREHOUSE_PACKAGE
 from orchestration.resources import dbt_resource
+from warehouse import openlineage_events
+from warehouse.fingerprint import fingerprint
 
 START = "2026-03-01"
 # 2026-03-01 .. 2026-06-05, built by dbt in the fixture: long enough for the training set's

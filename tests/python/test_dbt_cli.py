@@ -1,4 +1,4 @@
-"""`warehouse-dbt` (orchestration/dbt_cli.py): dbt's command line, with the collector off."""
+"""`warehouse-dbt` (warehouse/dbt_cli.py): dbt's command line, with the collector off."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import dbt.cli.main
 import pytest
 
-from orchestration import dbt_cli
-from orchestration.project import DBT_EXECUTABLE
+from warehouse import dbt_cli
+from warehouse.settings import DBT_EXECUTABLE
 
 PLAIN_DBT = Path(sys.executable).parent / "dbt"
 

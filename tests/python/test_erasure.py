@@ -120,7 +120,7 @@ def pick_people(warehouse: Warehouse) -> tuple[Person, Person]:
 
 
 def residue(warehouse: Warehouse, needles: list[str]) -> list[str]:
-    """Brute force, independent of orchestration.governance: every column of every table
+    """Brute force, independent of warehouse.governance: every column of every table
     (the governance tables included) and of every Parquet file under the lake, the exports
     and the DuckLake data, searched for the needles (ids as whole words)."""
     pattern = (

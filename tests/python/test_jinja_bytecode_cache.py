@@ -1,4 +1,4 @@
-"""Jinja's bytecode cache in `warehouse-dbt` (orchestration/jinja_bytecode_cache.py).
+"""Jinja's bytecode cache in `warehouse-dbt` (warehouse/jinja_bytecode_cache.py).
 
 Every dbt command of this suite runs through `warehouse-dbt` with the cache on, so the
 warehouse the other tests check was built from cached templates after the first command;
@@ -22,8 +22,8 @@ import pytest
 from dbt_common.clients.jinja import get_template
 from dbt_common.exceptions import CompilationError
 
-from orchestration import dbt_cli, jinja_bytecode_cache
-from orchestration.project import DBT_EXECUTABLE
+from warehouse import dbt_cli, jinja_bytecode_cache
+from warehouse.settings import DBT_EXECUTABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

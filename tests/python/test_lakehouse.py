@@ -19,8 +19,8 @@ import pyarrow as pa
 import pytest
 from conftest import REPO_ROOT, run_dbt, warehouse_env
 
-from orchestration import lakehouse
-from orchestration.fingerprint import fingerprint, fingerprint_sql, relation_columns
+from warehouse import lakehouse
+from warehouse.fingerprint import fingerprint, fingerprint_sql, relation_columns
 
 FORMAT = re.compile(r"^\d+:[0-9a-f]{32}$")
 
@@ -143,7 +143,7 @@ def test_fingerprint_is_the_same_in_another_process_and_time_zone(
         here = fingerprint(connection, "ml.features")
     script = (
         "import sys, duckdb\n"
-        "from orchestration.fingerprint import fingerprint\n"
+        "from warehouse.fingerprint import fingerprint\n"
         "connection = duckdb.connect(sys.argv[1], read_only=True)\n"
         "connection.execute(\"set TimeZone = 'Asia/Tokyo'\")\n"
         "print(fingerprint(connection, 'ml.features'))\n"
@@ -259,7 +259,7 @@ def test_publish_refuses_a_locked_catalog(warehouse_file: Path, tmp_path: Path) 
             "-c",
             "import sys\n"
             "from pathlib import Path\n"
-            "from orchestration.lakehouse import open_lake\n"
+            "from warehouse.lakehouse import open_lake\n"
             "with open_lake(Path(sys.argv[1]), Path(sys.argv[2]), read_only=False):\n"
             "    print('open', flush=True)\n"
             "    sys.stdin.read()\n",

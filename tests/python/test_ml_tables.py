@@ -16,7 +16,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from orchestration.fingerprint import fingerprint
+from warehouse.fingerprint import fingerprint
 
 LABEL_HORIZON_DAYS = 30
 

@@ -18,7 +18,7 @@ from openlineage.common.provider.dbt import ParentRunMetadata
 from openlineage.dbt import dbt_run_event_start
 from openlineage_validation import InvalidEvent, run_event
 
-from orchestration import openlineage_events
+from warehouse import openlineage_events
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import run_dbt, run_generator, warehouse_env
 
-from orchestration.fingerprint import fingerprint
+from warehouse.fingerprint import fingerprint
 
 
 @dataclass(frozen=True)

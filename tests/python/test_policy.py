@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import Warehouse, run_dbt
 
-from orchestration.governance.policy import check, report
+from warehouse.governance.policy import check, report
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,10 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REPO_ROOT, run_dbt, warehouse_env
 
-from orchestration.backup import WarehouseBusy, backup, publish_read_copy, restore
-from orchestration.fingerprint import fingerprint, quote_identifier
-from orchestration.governance.access import analyst_connection
-from orchestration.project import DBT_EXECUTABLE
+from warehouse.backup import WarehouseBusy, backup, publish_read_copy, restore
+from warehouse.fingerprint import fingerprint, quote_identifier
+from warehouse.governance.access import analyst_connection
+from warehouse.settings import DBT_EXECUTABLE
 
 # Long enough for the training set's embargoed time split, which the release refuses to leave
 # empty (models/ml/ml_training_set.sql).
@@ -371,7 +371,7 @@ def test_an_export_folder_is_swapped_in_whole(
 ) -> None:
     """The plugin's publication: the final path holds the old folder until the new one,
     complete, replaces it; leftovers of killed writers are removed, the old folder goes."""
-    from orchestration import duckdb_plugin
+    from warehouse import duckdb_plugin
 
     if not exchange:
         monkeypatch.setattr(duckdb_plugin, "_exchange", lambda first, second: False)

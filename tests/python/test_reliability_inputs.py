@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REPO_ROOT, run_dbt, warehouse_env
 
-from orchestration.lake_inventory import QUARANTINED, READABLE, inventory_source
+from warehouse.lake_inventory import QUARANTINED, READABLE, inventory_source
 
 # Four days of a tiny lake; the drift day (plan_days // 2) is later, so no customers file has
 # preferred_language: the case that used to fail the build.

@@ -15,10 +15,10 @@ import pytest
 from conftest import Warehouse
 from dagster import DagsterInstance, Failure
 
-from orchestration.datasets import DATASETS
 from orchestration.dbt_build import manifest
 from orchestration.definitions import defs
 from orchestration.jobs import FullRefreshConfig, refuse_losing_pruned_days
+from warehouse.datasets import DATASETS
 
 # The sample lands 2026-03-01 to 06-08 and its snapshots start at the first build (06-06):
 # the versions the three daily runs closed are past SNAPSHOT_DAYS, the first ten days past

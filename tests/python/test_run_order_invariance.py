@@ -17,7 +17,7 @@ Every table and view of the ml schema (the exports' Parquet included: the export
 views over those files) must have the same content in A, B and C, but for the run-time
 columns listed in RUN_TIME_COLUMNS. Registered dataset versions of the same as-of date must
 have the same fingerprint, and each version B registered must rebuild from A's and C's
-history (`orchestration.datasets rebuild`'s SQL) to that fingerprint.
+history (`warehouse.datasets rebuild`'s SQL) to that fingerprint.
 
 What it cannot see: the three builds run at the same wall-clock time, so what depends on
 when a run happened (a snapshot's deletion version is valid from the clock of the run that
@@ -44,8 +44,8 @@ import duckdb
 import pytest
 from conftest import REPO_ROOT, run_dbt, run_generator, warehouse_env
 
-from orchestration.fingerprint import fingerprint, relation_columns
 from orchestration.partitions import WINDOW_VARIABLES, IngestWindow
+from warehouse.fingerprint import fingerprint, relation_columns
 
 pytestmark = pytest.mark.very_slow
 
@@ -395,11 +395,11 @@ def registered(build: Build) -> dict[tuple[str, date], dict[str, object]]:
     return {(row.pop("dataset_name"), row.pop("as_of_date")): row for row in rows}
 
 
-# `orchestration.datasets rebuild`'s own compilation (the dataset's model with dataset_as_of,
+# `warehouse.datasets rebuild`'s own compilation (the dataset's model with dataset_as_of,
 # --full-refresh), in a process of its own with the test's environment.
 COMPILE = (
     "import sys; from datetime import date; "
-    "from orchestration.datasets import compiled_dataset_sql, dataset_model; "
+    "from warehouse.datasets import compiled_dataset_sql, dataset_model; "
     "sys.stdout.write(compiled_dataset_sql(dataset_model(sys.argv[1]), "
     "date.fromisoformat(sys.argv[2])))"
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 from conftest import Warehouse
 
-from orchestration.governance.salt_rotation import rotate
+from warehouse.governance.salt_rotation import rotate
 
 OLD, NEW = "test-suite-salt-not-a-secret", "the-next-salt-0123456789"
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import Warehouse, run_datasets, run_dbt, warehouse_env
 
-from orchestration.lakehouse import fingerprint_at_version
+from warehouse.lakehouse import fingerprint_at_version
 
 # Tables that accumulate history incrementally, and every table a build writes.
 INCREMENTAL_TABLES = (
@@ -32,7 +32,7 @@ SNAPSHOTS = ("snapshots.snap_customers", "snapshots.snap_products", "snapshots.s
 
 
 def fingerprints(database: Path, tables: tuple[str, ...]) -> dict[str, str]:
-    from orchestration.fingerprint import fingerprint
+    from warehouse.fingerprint import fingerprint
 
     with duckdb.connect(str(database), read_only=True) as connection:
         return {table: fingerprint(connection, table) for table in tables}
@@ -227,7 +227,7 @@ def test_a_full_refresh_gives_the_same_rows_as_the_incremental_history(
 def fingerprints_without_paths(database: Path, tables: tuple[str, ...]) -> dict[str, str]:
     """fingerprints() of every column but those naming a lake file, whose paths a copied
     lake changes (older rows keep the original lake's)."""
-    from orchestration.fingerprint import fingerprint, relation_columns
+    from warehouse.fingerprint import fingerprint, relation_columns
 
     with duckdb.connect(str(database), read_only=True) as connection:
         return {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.fingerprint import quote_identifier
+from warehouse.fingerprint import quote_identifier
 
 NUMERIC_OR_TIME = re.compile(
     r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"

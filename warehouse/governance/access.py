@@ -5,7 +5,7 @@ Analysts open the warehouse read-only, the way the dbt target `analyst` does
 file system access is off, so no COPY TO a file and no reading of the raw lake's Parquet
 (the base_ views over it, which hold personal data in clear, fail instead).
 
-    from orchestration.governance.access import analyst_connection
+    from warehouse.governance.access import analyst_connection
     with analyst_connection() as connection:
         connection.sql("select * from marts.dim_customers limit 5").show()
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.project import duckdb_path
+from warehouse.settings import duckdb_path
 
 # The same settings as the `analyst` target's config_options.
 ANALYST_CONFIG: dict[str, str | bool | int | float | list[str]] = {

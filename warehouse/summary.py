@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 
 from monitoring import monitor
-from orchestration import openlineage_events
-from orchestration.project import MONITORING_OFF_REASON
+from warehouse import openlineage_events
+from warehouse.settings import monitoring_off_reason
 
 LAYERS = ("reference", "staging", "audit", "snapshots", "intermediate", "marts", "ml")
 
@@ -122,8 +122,9 @@ def lineage_status() -> str:
 
 
 def monitoring_status() -> str:
-    if MONITORING_OFF_REASON:
-        return MONITORING_OFF_REASON
+    off_reason = monitoring_off_reason()
+    if off_reason:
+        return off_reason
     return (
         "Monitoring (Elementary) is on: its monitors ran as asset checks and the report is "
         f"{monitor.Paths.from_env().report} (asset elementary_report); `make monitor` also "

@@ -1,8 +1,8 @@
 """Retention: how long raw partitions, closed snapshot versions and dataset exports are kept.
 
-    python -m orchestration.governance.retention                # dry run: list what would go
-    python -m orchestration.governance.retention --apply        # remove it
-    python -m orchestration.governance.retention --raw-days 365 --snapshot-days 730 \\
+    python -m warehouse.governance.retention                # dry run: list what would go
+    python -m warehouse.governance.retention --apply        # remove it
+    python -m warehouse.governance.retention --raw-days 365 --snapshot-days 730 \\
         --export-versions 10 --as-of 2026-06-30
     (in Dagster: the job `apply_retention`, config `dry_run`, default true)
 
@@ -37,9 +37,9 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.datasets import DATASETS
-from orchestration.governance.erasure import RETENTION_LOG
-from orchestration.project import duckdb_path, exports_dir, lake_dir
+from warehouse.datasets import DATASETS
+from warehouse.governance.erasure import RETENTION_LOG
+from warehouse.settings import duckdb_path, exports_dir, lake_dir
 
 PARTITION_PREFIX = "ingest_date="
 # Snapshots read point in time by the registered datasets, and the relation that reads them.

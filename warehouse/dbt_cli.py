@@ -2,7 +2,7 @@
 Jinja's bytecode cache on.
 
 Dagster, the Makefile, the tests and the benchmark run dbt through this command
-(orchestration/project.py, DBT_EXECUTABLE); `pip install -e .` (done by `make install`)
+(warehouse/settings.py, DBT_EXECUTABLE); `pip install -e .` (done by `make install`)
 puts it beside `dbt` in the virtual environment. Arguments, output and exit codes (0 ok,
 1 failures, 2 errors) are dbt's: this only calls `dbt.cli.main.cli` the way dbt's own
 console script does. Plain `dbt` gives the same results, a little slower.
@@ -18,7 +18,7 @@ everything that is not in a cycle.
 
 Why the bytecode cache: dbt compiles every macro and model template from source in each
 process, 1.2 s of a daily run at M; with the cache a process reads back what an earlier one
-compiled (orchestration/jinja_bytecode_cache.py, which says where and how it is keyed).
+compiled (warehouse/jinja_bytecode_cache.py, which says where and how it is keyed).
 """
 
 import gc
@@ -28,7 +28,7 @@ import sys
 def main() -> None:
     # Before dbt's imports, which are where the collector starts its work.
     gc.disable()
-    from orchestration import jinja_bytecode_cache
+    from warehouse import jinja_bytecode_cache
 
     directory = jinja_bytecode_cache.cache_directory()
     if directory is not None:

@@ -1,6 +1,6 @@
 """Column-level lineage: which raw source columns (and seed columns) feed a model's column.
 
-    python -m orchestration.column_lineage ml_training_set.spend_next_30d_eur
+    python -m warehouse.column_lineage ml_training_set.spend_next_30d_eur
     make lineage COLUMN=ml_training_set.spend_next_30d_eur
 
 It reads dbt's compiled SQL (`dbt compile` first, into target/lineage/, unless --manifest
@@ -15,7 +15,6 @@ order's status, the as-of window) are not listed.
 import argparse
 import json
 import re
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +24,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import lineage
 
-from orchestration.project import DBT_EXECUTABLE, REPO_ROOT
+from warehouse.dbt_runner import run_dbt
+from warehouse.settings import REPO_ROOT
 
 WAREHOUSE_PACKAGE = "ml_warehouse"
 TRACED = ("model", "snapshot", "seed", "source")
@@ -114,12 +114,7 @@ class ColumnLineage:
 
 
 def compiled_manifest(target: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        [str(DBT_EXECUTABLE), "compile", "--quiet", "--target-path", str(target)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = run_dbt(["compile", "--quiet", "--target-path", str(target)])
     if result.returncode != 0:
         raise LineageError(f"`dbt compile` failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
     return json.loads((target / "manifest.json").read_text())

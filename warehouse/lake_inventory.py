@@ -20,7 +20,7 @@ quarantined. Rows of readable files that are wrong (bad values, oversized record
 row-quarantined by the base models instead.
 
 dbt calls `inspect_file` through the DuckDB function `lake_file_inspection` registered by
-orchestration/duckdb_plugin.py; the function is plain Python so other tools (the
+warehouse/duckdb_plugin.py; the function is plain Python so other tools (the
 benchmark) can replay the same decision without dbt: `inventory_source(lake, source)`.
 
 Decoding every text value of every file is most of the inventory's cost, and a day's run

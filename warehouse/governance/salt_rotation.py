@@ -1,7 +1,7 @@
 """Rotate the pseudonymisation salt: re-key every stored pseudonym from the old salt to the new.
 
     WAREHOUSE_PII_SALT_PREVIOUS=<old> WAREHOUSE_PII_SALT=<new> \\
-        python -m orchestration.governance.salt_rotation [--apply]
+        python -m warehouse.governance.salt_rotation [--apply]
 
 A keyed hash cannot be turned into another one, so each pseudonym is recomputed from the
 value it hides: the raw lake still holds those values for the days it keeps. For every
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.fingerprint import quote_identifier
-from orchestration.project import REPO_ROOT, duckdb_path, lake_dir
+from warehouse.fingerprint import quote_identifier
+from warehouse.settings import REPO_ROOT, duckdb_path, lake_dir
 
 STAGING = REPO_ROOT / "models" / "staging" / "shop"
 PSEUDONYMISED = re.compile(r"pseudonymise\('(\w+)'\)\s*}}\s*as\s+(\w+)")

@@ -4,7 +4,7 @@ The warehouse stays a DuckDB file (dbt snapshots do not run on a DuckLake target
 dbt-duckdb); publishing copies chosen tables into a DuckLake catalog, whose metadata is a
 DuckDB file and whose data is Parquet, in one transaction. Every publish is thus one
 DuckLake snapshot: its id, with `AT (VERSION => id)`, reads back exactly what was published,
-and the content fingerprint of each table (orchestration.fingerprint) says what that was.
+and the content fingerprint of each table (warehouse.fingerprint) says what that was.
 
 Publishing is create-or-replace, so every call makes a new snapshot with new Parquet
 files, even when nothing changed: the fingerprints are then equal to the previous ones,
@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from orchestration.fingerprint import fingerprint, quote_identifier
+from warehouse.fingerprint import fingerprint, quote_identifier
 
 EXTENSION_PACKAGE = "duckdb-extension-ducklake"
 LAKE = "lake"

@@ -1,12 +1,12 @@
 """Erasure on request (right to be forgotten): one customer out of every layer.
 
-    python -m orchestration.governance.erasure --customer-id C0000042 \\
+    python -m warehouse.governance.erasure --customer-id C0000042 \\
         --reference DSR-2026-0042 --requested-by privacy-office
     (or --email name@example.com; in Dagster: the job `erase_customer`)
 
 Steps, in this order so that a run stopped half-way can simply be run again:
 
-1. Resolve the subject (orchestration.governance.subject): ids, emails, phones, pseudonyms,
+1. Resolve the subject (warehouse.governance.subject): ids, emails, phones, pseudonyms,
    orders, sessions, device ids, from the raw lake and the warehouse. Find the registered
    dataset versions that held the subject's rows (their published Parquet, else the table).
 2. Warehouse, one transaction: delete the subject's rows from every table (staging, the
@@ -25,7 +25,7 @@ Steps, in this order so that a run stopped half-way can simply be run again:
    held the subject is expired and its files deleted. Time travel to those snapshots is
    gone: that is the price of erasure, recorded below.
 7. Verify: no table, lake file, export or DuckLake file holds the subject's ids, emails,
-   phones or pseudonyms (orchestration.governance.residue); otherwise the erasure fails.
+   phones or pseudonyms (warehouse.governance.residue); otherwise the erasure fails.
 8. Record: one row in the append-only `audit.erasure_log` (who asked, who ran it, when, what
    was touched and how many rows; never the identifiers), and one row per dataset version
    that can no longer be rebuilt exactly in `audit.erasure_affected_versions`.
@@ -36,7 +36,6 @@ import getpass
 import json
 import os
 import re
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,10 +50,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from orchestration.datasets import DATASETS, PUBLICATIONS_TABLE, lakehouse_dir, publish_latest
-from orchestration.fingerprint import quote_identifier
-from orchestration.governance.residue import Residue, parquet_files, scan_files, scan_warehouse
-from orchestration.governance.subject import (
+from warehouse.datasets import DATASETS, PUBLICATIONS_TABLE, lakehouse_dir, publish_latest
+from warehouse.dbt_runner import run_dbt
+from warehouse.fingerprint import quote_identifier
+from warehouse.governance.residue import Residue, parquet_files, scan_files, scan_warehouse
+from warehouse.governance.subject import (
     Subject,
     SubjectError,
     arrow_mask,
@@ -64,8 +64,8 @@ from orchestration.governance.subject import (
     sql_predicate,
     subject_rows,
 )
-from orchestration.lakehouse import LAKE, LakehouseError, open_lake
-from orchestration.project import DBT_EXECUTABLE, REPO_ROOT, duckdb_path, exports_dir, lake_dir
+from warehouse.lakehouse import LAKE, LakehouseError, open_lake
+from warehouse.settings import duckdb_path, exports_dir, lake_dir
 
 ERASURE_LOG = "audit.erasure_log"
 AFFECTED_VERSIONS = "audit.erasure_affected_versions"
@@ -578,12 +578,7 @@ def _exists(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def dbt_rebuild(args: list[str]) -> None:
     """The rebuild step from the command line: dbt in a subprocess."""
-    result = subprocess.run(
-        [str(DBT_EXECUTABLE), *args, "--exclude-resource-type", "unit_test"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = run_dbt([*args, "--exclude-resource-type", "unit_test"])
     if result.returncode != 0:
         raise ErasureError(
             f"`dbt {' '.join(args)}` failed after the records were removed; fix the cause and "

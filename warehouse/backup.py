@@ -1,8 +1,8 @@
 """Backup, restore and the read copy of the warehouse (docs/reliability.md).
 
-    python -m orchestration.backup backup  [--to DIR] [--format file|export]
-    python -m orchestration.backup restore --from PATH
-    python -m orchestration.backup read-copy
+    python -m warehouse.backup backup  [--to DIR] [--format file|export]
+    python -m warehouse.backup restore --from PATH
+    python -m warehouse.backup read-copy
 
 Every command first takes the warehouse's write lock, so it runs only while no build
 writes (a running build makes it stop with a message saying so) and no build can start
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.project import data_dir, duckdb_path
+from warehouse.settings import data_dir, duckdb_path
 
 LOCK_MESSAGE = "Could not set lock"
 
@@ -132,7 +132,7 @@ def _sql_text(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.backup", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m warehouse.backup", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     made = commands.add_parser("backup", help="back the warehouse up (writer stopped)")
     made.add_argument("--to", type=Path, help="folder for the backup (default data/backups)")

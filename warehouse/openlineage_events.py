@@ -30,9 +30,9 @@ from openlineage.common.provider.dbt.processor import ModelNode
 from openlineage.common.provider.dbt.utils import PRODUCER
 from openlineage.dbt import dbt_run_event_end, dbt_run_event_failed, dbt_run_event_start
 
-from orchestration.project import data_dir
+from warehouse.settings import data_dir
 
-LOGGER = logging.getLogger("orchestration.openlineage_events")
+LOGGER = logging.getLogger("warehouse.openlineage_events")
 
 
 class _QuietTestsOnSnapshots(logging.Filter):

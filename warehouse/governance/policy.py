@@ -1,7 +1,7 @@
 """The PII policy, checked over the dbt manifest (and the lake's files).
 
-    python -m orchestration.governance.policy     # compile, check; exit 1 on a violation
-    python -m orchestration.governance.policy --manifest target/manifest.json
+    python -m warehouse.governance.policy     # compile, check; exit 1 on a violation
+    python -m warehouse.governance.policy --manifest target/manifest.json
 
 Classification lives in the YAML beside each source and model, on the column:
 `config: {meta: {pii: direct|quasi|none}}`, with
@@ -22,7 +22,7 @@ Rules (each violation names the YAML file, the model and column, and what to do)
   `pii_exception` go with direct, `subject_key` with quasi.
 - direct-pii-unpseudonymised: no column of a mart or ML model (exports included) carries a
   direct identifier except through a keyed pseudonym. Found by column lineage over the
-  compiled SQL (sqlglot, orchestration.column_lineage): a value hashed with SHA-2 or MD5 in
+  compiled SQL (sqlglot, warehouse.column_lineage): a value hashed with SHA-2 or MD5 in
   a column declared `pseudonymised: true` counts as pseudonymised from there on.
 - direct-pii-without-exception: elsewhere, a column carrying a direct identifier in clear is
   declared `pii: direct` with a `pii_exception`.
@@ -51,8 +51,8 @@ from sqlglot.lineage import Node, lineage
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
-from orchestration.column_lineage import ColumnLineage, LineageError, compiled_manifest
-from orchestration.project import REPO_ROOT, lake_dir
+from warehouse.column_lineage import ColumnLineage, LineageError, compiled_manifest
+from warehouse.settings import REPO_ROOT, lake_dir
 
 WAREHOUSE_PACKAGE = "ml_warehouse"
 LEVELS = ("direct", "quasi", "none")

@@ -6,9 +6,9 @@ Parquet export under a path named by the version (never overwritten), and record
 ml.dataset_publications. Rebuilding compiles the same dbt model with `dataset_as_of`, runs
 it against a read-only attach of the warehouse's history, and compares fingerprints.
 
-    python -m orchestration.datasets list
-    python -m orchestration.datasets rebuild --dataset training_set --as-of 2026-01-20
-    python -m orchestration.datasets publish
+    python -m warehouse.datasets list
+    python -m warehouse.datasets rebuild --dataset training_set --as-of 2026-01-20
+    python -m warehouse.datasets publish
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -26,9 +25,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.fingerprint import fingerprint
-from orchestration.lakehouse import publish
-from orchestration.project import DBT_EXECUTABLE, REPO_ROOT, data_dir, duckdb_path, exports_dir
+from warehouse.dbt_runner import run_dbt
+from warehouse.fingerprint import fingerprint
+from warehouse.lakehouse import publish
+from warehouse.settings import REPO_ROOT, data_dir, duckdb_path, exports_dir
 
 # Registered dataset → (dbt selector of the model that builds it, its table in the ml
 # schema). The feature table's version 1 keeps the unversioned table name (an alias).
@@ -85,7 +85,7 @@ def registered_versions(database: Path | None = None) -> list[RegisteredVersion]
 
 def erased_versions(database: Path | None = None) -> dict[str, str]:
     """version id → why it can no longer be rebuilt exactly (an erasure removed rows it
-    held: orchestration/governance/erasure.py records them in audit.erasure_affected_versions)."""
+    held: warehouse/governance/erasure.py records them in audit.erasure_affected_versions)."""
     with duckdb.connect(str(database or duckdb_path()), read_only=True) as connection:
         (exists,) = connection.execute(
             "select count(*) from information_schema.tables "
@@ -129,10 +129,8 @@ def find_version(dataset: str, as_of: date, database: Path | None = None) -> Reg
 def compiled_dataset_sql(selector: str, as_of: date) -> str:
     """The dataset model's SQL, compiled by dbt with `dataset_as_of` set to `as_of`."""
     with tempfile.TemporaryDirectory(prefix="dataset-rebuild-") as target:
-        env = dict(os.environ, DBT_TARGET_PATH=target, DBT_LOG_PATH=target)
-        result = subprocess.run(
+        result = run_dbt(
             [
-                str(DBT_EXECUTABLE),
                 "compile",
                 "--quiet",
                 # the whole dataset, not the incremental slice of a daily run
@@ -145,10 +143,7 @@ def compiled_dataset_sql(selector: str, as_of: date) -> str:
                 "--vars",
                 json.dumps({"dataset_as_of": as_of.isoformat()}),
             ],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
+            environment={"DBT_TARGET_PATH": target, "DBT_LOG_PATH": target},
         )
         if result.returncode != 0:
             raise RuntimeError(f"dbt compile of {selector} failed:\n{result.stdout}")

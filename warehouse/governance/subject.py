@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.fingerprint import quote_identifier
+from warehouse.fingerprint import quote_identifier
 
 CUSTOMER_ID = re.compile(r"C[0-9]{7}")  # the shop's customer ids (docs/sample_lake.md)
 EMAIL = re.compile(r"[^@\s'\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")

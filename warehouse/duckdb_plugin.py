@@ -4,7 +4,7 @@ It does three things inside the dbt process:
 
 - registers the DuckDB function `lake_file_inspection(path, source_dir, required_columns,
   decode, known)` on the warehouse's connection, whose cursors share it: the JSON of
-  orchestration.lake_inventory.inspect_file, so the model audit.lake_file_inventory and the
+  warehouse.lake_inventory.inspect_file, so the model audit.lake_file_inventory and the
   PII policy hook can sort landed files into readable and quarantined in SQL;
 - refuses, with one clear message, to open a warehouse another process is writing;
 - publishes export folders atomically (`store`, called by macros/atomic_exports.sql): an
@@ -24,7 +24,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
 from dbt_common.exceptions import DbtRuntimeError
 
-from orchestration.lake_inventory import inspection_json
+from warehouse.lake_inventory import inspection_json
 
 INSPECTION_FUNCTION = "lake_file_inspection"
 RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths atomically

@@ -1,0 +1,102 @@
+"""Where the dbt project, its profiles and its data live, and which dbt runs them.
+
+Every path can be moved with an environment variable, which is also what dbt's
+profiles.yml and the lake source read, so Dagster, the tools and the dbt CLI always agree.
+docs/configuration.md lists the variables.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROFILES_DIR = REPO_ROOT / "profiles"
+OVERLAY_DIR = REPO_ROOT / "monitoring"
+# The dbt installed beside this Python: a fresh machine has no dbt on PATH, and another dbt
+# on PATH must never be picked up by accident. `warehouse-dbt` is dbt with Python's garbage
+# collector off (warehouse/dbt_cli.py), installed with the project by `make install`;
+# in an environment where only the requirements were installed, plain dbt does the same.
+_VENV_BIN = Path(sys.executable).parent
+DBT_EXECUTABLE = (
+    _VENV_BIN / "warehouse-dbt" if (_VENV_BIN / "warehouse-dbt").exists() else _VENV_BIN / "dbt"
+)
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("WAREHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve()
+
+
+def lake_dir() -> Path:
+    return Path(os.environ.get("WAREHOUSE_LAKE_DIR", data_dir() / "lake")).resolve()
+
+
+def duckdb_path() -> Path:
+    return Path(os.environ.get("WAREHOUSE_DUCKDB_PATH", data_dir() / "warehouse.duckdb")).resolve()
+
+
+def exports_dir() -> Path:
+    return Path(os.environ.get("WAREHOUSE_EXPORTS_DIR", data_dir() / "exports")).resolve()
+
+
+def git_commit() -> str:
+    """The checkout's commit, marked -dirty when it has uncommitted changes, or 'unknown'."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def pinned_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """`base` with what every dbt process needs filled in where unset: the data paths made
+    absolute (dbt runs in the warehouse or in the monitoring overlay, whose relative paths
+    differ), the profiles folder, and the code version the dataset registry records."""
+    env = dict(base)
+    data = Path(env.get("WAREHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve()
+    env.setdefault("WAREHOUSE_LAKE_DIR", str(data / "lake"))
+    env.setdefault("WAREHOUSE_DUCKDB_PATH", str(data / "warehouse.duckdb"))
+    env.setdefault("WAREHOUSE_EXPORTS_DIR", str(data / "exports"))
+    env.setdefault("DBT_PROFILES_DIR", str(PROFILES_DIR))
+    if "WAREHOUSE_GIT_COMMIT" not in env:
+        env["WAREHOUSE_GIT_COMMIT"] = git_commit()
+    return env
+
+
+def export_environment() -> None:
+    """Pin pinned_environment() in this process's environment, for the dbt processes Dagster
+    starts, and create the exports folder (DuckDB creates only the last level of a path)."""
+    for name, value in pinned_environment(os.environ).items():
+        os.environ.setdefault(name, value)
+    exports_dir().mkdir(parents=True, exist_ok=True)
+
+
+def monitoring_off_reason() -> str | None:
+    """Why Elementary monitoring is off, or None when it is on.
+
+    On when the monitoring/ overlay's packages are installed (dbt Hub, or placed by hand:
+    monitoring/install_packages_offline.md), unless WAREHOUSE_MONITORING=off."""
+    if os.environ.get("WAREHOUSE_MONITORING", "auto").lower() == "off":
+        return "Monitoring (Elementary) is off: WAREHOUSE_MONITORING=off."
+    from monitoring.monitor import INSTALL_DOC, missing_packages
+
+    missing = missing_packages()
+    if not missing:
+        return None
+    return (
+        f"Monitoring (Elementary) is off: {', '.join(missing)} not installed (dbt Hub "
+        f"packages: `make monitor` installs them where dbt Hub is reachable; otherwise see "
+        f"{INSTALL_DOC}). Dagster loads the warehouse without its monitors."
+    )
