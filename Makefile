@@ -14,15 +14,9 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 .PHONY: help install run test test-slow bench lint format ui docs dataset lineage clean browser \
 	screenshot backup restore read-copy
 
-help:
-	@echo "make run    generate the sample lake and replay it through Dagster + dbt (data/)"
-	@echo "make test   the test suite (builds its own lake and warehouse in a temp dir)"
-	@echo "make test-slow  the tests too long for make test (the run-order invariance test)"
-	@echo "make bench  speed and memory at scales S and M against plain DuckDB (BENCH_SCALES=S,M,L)"
-	@echo "make lint   ruff and sqlfluff"
-	@echo "make ui     Dagster UI on http://127.0.0.1:3000"
-	@echo "make docs    dbt docs on http://127.0.0.1:8080"
-	@echo "make dataset AS_OF=YYYY-MM-DD   rebuild a registered dataset version, compare fingerprints"
+help:  ## list the targets with one line each (this list)
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
+		awk -F '\t' '{ printf "make %-11s %s\n", $$1, $$2 }'
 
 $(INSTALLED): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +36,7 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(BIN)/pip check
 	touch $@
 
-install: $(INSTALLED)
+install: $(INSTALLED)  ## create .venv and install the pinned dependencies (the other targets do it on first use)
 
 # The instance settings (a concurrency pool of one for warehouse writers) are versioned in
 # orchestration/dagster.yaml and copied into DAGSTER_HOME.
@@ -53,22 +47,22 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 # Headless Chromium and its WebDriver for the browser test (tests/python/test_ui_browser.py).
 # Installed from Debian's packages where apt works; never fails the test run: without them
 # the browser test skips and says why.
-browser:
+browser:  ## install headless Chromium for the browser test, where apt works
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
 		command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			chromium chromium-driver) >/dev/null 2>&1; } || \
 		echo "Chromium could not be installed here: the browser test will skip."
 
-run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml  ## generate the sample lake and replay it day by day through Dagster + dbt (data/)
 	$(BIN)/python -m orchestration.replay
 
 # The tests marked very_slow (more than about four minutes each) are left out, to keep
 # `make test` under a quarter of an hour; `make test-slow` runs them (CI runs both).
-test: $(INSTALLED) browser
+test: $(INSTALLED) browser  ## the test suite: builds its own lake and warehouse in a temporary folder
 	$(BIN)/python -m pytest -m "not very_slow"
 
-test-slow: $(INSTALLED)
+test-slow: $(INSTALLED)  ## the tests too long for make test (the run-order invariance test; CI runs both)
 	$(BIN)/python -m pytest -m very_slow
 
 # Speed and memory against plain DuckDB on the same files (bench/RESULTS.md). Long: S and M
@@ -76,26 +70,26 @@ test-slow: $(INSTALLED)
 # 2 GiB memory limit) is `make bench BENCH_SCALES=L BENCH_REPEAT=1`.
 BENCH_SCALES ?= S,M
 BENCH_REPEAT ?= 3
-bench: $(INSTALLED)
+bench: $(INSTALLED)  ## speed and memory against plain DuckDB (BENCH_SCALES=S,M BENCH_REPEAT=3)
 	$(BIN)/python -m bench --scales $(BENCH_SCALES) --repeat $(BENCH_REPEAT)
 
 # Refresh the docs' screenshots (docs/images/) with the browser test.
-screenshot: $(INSTALLED) browser
+screenshot: $(INSTALLED) browser  ## refresh the docs' screenshots of the Dagster UI (docs/images/)
 	UI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/python/test_ui_browser.py
 
-lint: $(INSTALLED)
+lint: $(INSTALLED)  ## ruff and sqlfluff
 	@mkdir -p data/exports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint
 
-format: $(INSTALLED)
+format: $(INSTALLED)  ## ruff and sqlfluff, fixing what they can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix
 
 # Bound to 127.0.0.1: the UI has no login of its own (docs/governance.md: behind a proxy).
-ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
 
 # dbt docs as one static page, built from the parsed project: compiled SQL (which shows the
@@ -103,7 +97,7 @@ ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 # share it, put it behind an authenticating proxy (docs/governance.md).
 DOCS_PORT ?= 8080
 DOCS_DIR ?= target/docs
-docs: $(INSTALLED)
+docs: $(INSTALLED)  ## the dbt docs on http://127.0.0.1:8080
 	@mkdir -p data/exports $(DOCS_DIR)/site
 	$(BIN)/warehouse-dbt parse --quiet --target-path $(DOCS_DIR)
 	$(BIN)/warehouse-dbt docs generate --no-compile --static --target-path $(DOCS_DIR)
@@ -111,34 +105,34 @@ docs: $(INSTALLED)
 	@echo "dbt docs on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C to stop)"
 	$(BIN)/python -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory $(DOCS_DIR)/site
 
-dataset: $(INSTALLED)
+dataset: $(INSTALLED)  ## rebuild a registered dataset version and compare fingerprints (AS_OF=YYYY-MM-DD [DATASET=...])
 	@test -n "$(AS_OF)" || { echo "usage: make dataset AS_OF=YYYY-MM-DD [DATASET=training_set|customer_features] (versions: .venv/bin/python -m warehouse.datasets list)"; exit 2; }
 	$(BIN)/python -m warehouse.datasets rebuild --dataset $(or $(DATASET),training_set) --as-of $(AS_OF)
 
 # Which raw source columns feed a column: make lineage COLUMN=ml_training_set.spend_next_30d_eur
-lineage: $(INSTALLED)
+lineage: $(INSTALLED)  ## which raw source columns feed a column (COLUMN=model.column)
 	@test -n "$(COLUMN)" || { echo "usage: make lineage COLUMN=model.column (e.g. ml_training_set.spend_next_30d_eur)"; exit 2; }
 	$(BIN)/python -m warehouse.column_lineage $(COLUMN)
 
 # Backup and restore (docs/reliability.md); each refuses while a build writes the warehouse.
 # make backup [FORMAT=file|export]; make restore FROM=data/backups/warehouse-....duckdb
-backup: $(INSTALLED)
+backup: $(INSTALLED)  ## back up the warehouse to data/backups/ ([FORMAT=file|export])
 	$(BIN)/python -m warehouse.backup backup --format $(or $(FORMAT),file)
 
-restore: $(INSTALLED)
+restore: $(INSTALLED)  ## restore the warehouse from a backup (FROM=...)
 	@test -n "$(FROM)" || { echo "usage: make restore FROM=<backup file or EXPORT DATABASE folder> (backups: data/backups/)"; exit 2; }
 	$(BIN)/python -m warehouse.backup restore --from $(FROM)
 
 # The copy readers use while a build writes (Dagster refreshes it after each successful build).
-read-copy: $(INSTALLED)
+read-copy: $(INSTALLED)  ## publish the read copy that readers use while a build writes
 	$(BIN)/python -m warehouse.backup read-copy
 
-clean:
+clean:  ## remove data/, target/, logs/ and the caches
 	rm -rf data target logs .dagster_home .pytest_cache .ruff_cache
 
 # Elementary monitoring through the monitoring/ overlay (docs/monitoring.md): the build,
 # then the monitors, the HTML report in data/monitoring/ and alerts to an offline webhook.
 # Without the overlay's packages and without dbt Hub it says that monitoring is off, exit 0.
 .PHONY: monitor
-monitor: $(INSTALLED)
+monitor: $(INSTALLED)  ## Elementary: build, monitors, report in data/monitoring/, alerts (the monitoring/ overlay)
 	$(BIN)/python monitoring/monitor.py
