@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: help install run test test-slow bench lint format ui docs dataset lineage clean browser \
+.PHONY: help install manifest run test test-slow bench lint format ui docs dataset lineage clean browser \
 	screenshot backup restore read-copy
 
 help:  ## list the targets with one line each (this list)
@@ -36,6 +36,11 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(BIN)/pip check
 	touch $@
 
+# The dbt manifest Dagster's asset definitions are read from, parsed when older than the
+# project's files (warehouse/manifest.py); `dagster dev` (make ui) parses on every load.
+manifest: $(INSTALLED)  ## parse the dbt project Dagster loads, when its manifest is stale
+	$(BIN)/python -m warehouse.manifest
+
 install: $(INSTALLED)  ## create .venv and install the pinned dependencies (the other targets do it on first use)
 
 # The instance settings (a concurrency pool of one for warehouse writers) are versioned in
@@ -54,15 +59,15 @@ browser:  ## install headless Chromium for the browser test, where apt works
 			chromium chromium-driver) >/dev/null 2>&1; } || \
 		echo "Chromium could not be installed here: the browser test will skip."
 
-run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml  ## generate the sample lake and replay it day by day through Dagster + dbt (data/)
+run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml manifest  ## generate the sample lake and replay it day by day through Dagster + dbt (data/)
 	$(BIN)/python -m orchestration.replay
 
 # The tests marked very_slow (more than about four minutes each) are left out, to keep
 # `make test` under a quarter of an hour; `make test-slow` runs them (CI runs both).
-test: $(INSTALLED) browser  ## the test suite: builds its own lake and warehouse in a temporary folder
+test: $(INSTALLED) browser manifest  ## the test suite: builds its own lake and warehouse in a temporary folder
 	$(BIN)/python -m pytest -m "not very_slow"
 
-test-slow: $(INSTALLED)  ## the tests too long for make test (the run-order invariance test; CI runs both)
+test-slow: $(INSTALLED) manifest  ## the tests too long for make test (the run-order invariance test; CI runs both)
 	$(BIN)/python -m pytest -m very_slow
 
 # Speed and memory against plain DuckDB on the same files (bench/RESULTS.md). Long: S and M
@@ -74,7 +79,7 @@ bench: $(INSTALLED)  ## speed and memory against plain DuckDB (BENCH_SCALES=S,M 
 	$(BIN)/python -m bench --scales $(BENCH_SCALES) --repeat $(BENCH_REPEAT)
 
 # Refresh the docs' screenshots (docs/images/) with the browser test.
-screenshot: $(INSTALLED) browser  ## refresh the docs' screenshots of the Dagster UI (docs/images/)
+screenshot: $(INSTALLED) browser manifest  ## refresh the docs' screenshots of the Dagster UI (docs/images/)
 	UI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/python/test_ui_browser.py
 
 lint: $(INSTALLED)  ## ruff and sqlfluff

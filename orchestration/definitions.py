@@ -2,12 +2,6 @@
 
 import logging
 
-# isort: off
-# First: importing it starts `dbt parse` in its own process, which then runs while Python
-# imports Dagster (orchestration/project.py, ManifestParse).
-import orchestration.project  # noqa: F401
-
-# isort: on
 from dagster import Definitions
 
 from orchestration.assets import (

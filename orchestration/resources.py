@@ -2,11 +2,12 @@
 
 from typing import Any
 
+from dagster import InitResourceContext
 from dagster_dbt import DbtCliResource
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from orchestration.project import warehouse_project
-from warehouse.settings import DBT_EXECUTABLE
+from warehouse.settings import DBT_EXECUTABLE, export_environment
 
 
 class WarehouseDbtCliResource(DbtCliResource):
@@ -18,7 +19,15 @@ class WarehouseDbtCliResource(DbtCliResource):
     version is the installed dbt-core's (the venv's dbt is DBT_EXECUTABLE), and no adapter is
     needed: row counts are read after dbt exits (orchestration/dbt_build.py), since DuckDB
     lets no other process open the warehouse while dbt writes it.
+
+    dbt inherits the run's environment, so when a run starts the data paths are pinned
+    there (absolute: dbt runs in the warehouse or the monitoring overlay) with the code
+    version the dataset registry records (warehouse/settings.py, export_environment).
     """
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        export_environment()
 
     @property
     def _cli_version(self) -> Any:

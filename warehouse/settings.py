@@ -100,3 +100,10 @@ def monitoring_off_reason() -> str | None:
         f"packages: `make monitor` installs them where dbt Hub is reachable; otherwise see "
         f"{INSTALL_DOC}). Dagster loads the warehouse without its monitors."
     )
+
+
+def dagster_dbt_project_dir() -> Path:
+    """The dbt project Dagster loads: the monitoring overlay (the warehouse as its local
+    package, plus Elementary's monitors and hooks) when monitoring is on, else the
+    warehouse itself."""
+    return OVERLAY_DIR if monitoring_off_reason() is None else REPO_ROOT

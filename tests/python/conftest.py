@@ -23,15 +23,23 @@ from xdist.remote import Producer
 from xdist.scheduler import LoadFileScheduling
 from xdist.workermanage import WorkerController
 
+from warehouse import manifest
 from warehouse.settings import DBT_EXECUTABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# The suite tests the warehouse and its Dagster code location on their own, the same on
-# every machine; test_monitoring.py tests Elementary (overlay and Dagster) where installed.
-os.environ.setdefault("WAREHOUSE_MONITORING", "off")
-# The suite builds target ci, which refuses the development salt (macros/guard_salt.sql).
-os.environ.setdefault("WAREHOUSE_PII_SALT", "test-suite-salt-not-a-secret")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite tests the warehouse and its Dagster code location on their own, the same on
+    # every machine; test_monitoring.py tests Elementary (overlay and Dagster) where installed.
+    os.environ.setdefault("WAREHOUSE_MONITORING", "off")
+    # The suite builds target ci, which refuses the development salt (macros/guard_salt.sql).
+    os.environ.setdefault("WAREHOUSE_PII_SALT", "test-suite-salt-not-a-secret")
+    # The test modules load the Dagster definitions, which read the dbt manifest: parsed
+    # here when stale, once, by the controller before any worker starts (`make manifest`).
+    if not hasattr(config, "workerinput"):
+        manifest.prepare()
 
 # Small but complete: every defect rule fires, the drift day falls inside the backfill,
 # 100 days hold enough labelled as-of dates for a time split with its two 30-day embargoes,
@@ -72,8 +80,8 @@ def warehouse_env(root: Path) -> dict[str, str]:
         DBT_TARGET_PATH=str(root / "target"),
         DBT_LOG_PATH=str(root / "logs"),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        # Every path explicitly: importing orchestration in this process sets defaults in
-        # os.environ that point at the checkout's data/.
+        # Every path explicitly: a Dagster run in this process pins defaults in os.environ
+        # that point at the checkout's data/ (orchestration/resources.py).
         WAREHOUSE_DATA_DIR=str(root),
         WAREHOUSE_EXPORTS_DIR=str(root / "exports"),
         WAREHOUSE_LAKEHOUSE_DIR=str(root / "lakehouse"),
