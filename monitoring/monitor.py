@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
+from warehouse.duckdb_lock import writable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OVERLAY = REPO_ROOT / "monitoring"
@@ -213,17 +213,12 @@ def clock(lake: Path, as_of: str) -> str | None:
 
 def check_writable(database: Path) -> None:
     """Stop before dbt when another process holds DuckDB's single write lock."""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        duckdb.connect(str(database)).close()
-    except duckdb.Error as error:
-        if "Could not set lock" in str(error):
-            raise SystemExit(
-                f"[monitor] {database} is locked by another process (DuckDB allows one "
-                "writer): let it finish (Dagster, make run, a dbt or Python session), "
-                "then run make monitor again."
-            ) from None
-        raise
+    if writable(database) is not None:
+        raise SystemExit(
+            f"[monitor] {database} is locked by another process (DuckDB allows one "
+            "writer): let it finish (Dagster, make run, a dbt or Python session), "
+            "then run make monitor again."
+        )
 
 
 @dataclass(frozen=True)

@@ -15,22 +15,14 @@ from pathlib import Path
 import duckdb
 from dagster import Failure, MetadataValue
 
+from warehouse.duckdb_lock import is_lock_error, lock_holder, writable
+
 WAREHOUSE_POOL = "warehouse"
-
-LOCK_MESSAGE = "Could not set lock"
-
-
-def is_lock_error(message: str) -> bool:
-    return LOCK_MESSAGE in message
 
 
 def locked_failure(database: Path, detail: str) -> Failure:
     """The error a step raises when another process holds the warehouse's write lock."""
-    holder = ""
-    for line in detail.splitlines():
-        if LOCK_MESSAGE in line:
-            holder = line.strip()
-            break
+    holder = lock_holder(detail)
     description = " ".join(
         part
         for part in (
@@ -60,13 +52,9 @@ def ensure_writable(database: Path) -> None:
     Opening the file for writing and closing it at once is exactly what dbt-duckdb does
     first; a process that holds the lock makes DuckDB refuse it.
     """
-    database.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        duckdb.connect(str(database)).close()
-    except duckdb.Error as error:
-        if is_lock_error(str(error)):
-            raise locked_failure(database, str(error)) from error
-        raise
+    error = writable(database)
+    if error is not None:
+        raise locked_failure(database, str(error)) from error
 
 
 @contextmanager
@@ -76,7 +64,7 @@ def read_only(database: Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
     try:
         connection = duckdb.connect(str(database), read_only=True)
     except duckdb.Error as error:
-        if is_lock_error(str(error)):
+        if is_lock_error(error):
             yield None
             return
         raise

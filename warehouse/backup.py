@@ -28,9 +28,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.duckdb_lock import is_lock_error
 from warehouse.settings import data_dir, duckdb_path
-
-LOCK_MESSAGE = "Could not set lock"
 
 
 class WarehouseBusy(RuntimeError):
@@ -53,7 +52,7 @@ def exclusive(database: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         connection = duckdb.connect(str(database))
     except duckdb.IOException as error:
-        if LOCK_MESSAGE in str(error):
+        if is_lock_error(error):
             raise WarehouseBusy(
                 f"The warehouse {database} is being written by another process: wait for the "
                 "build to finish (or stop it), then run this again."

@@ -24,6 +24,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
 from dbt_common.exceptions import DbtRuntimeError
 
+from warehouse.duckdb_lock import lock_holder, writable
 from warehouse.lake_inventory import inspection_json
 
 INSPECTION_FUNCTION = "lake_file_inspection"
@@ -97,9 +98,6 @@ def remove_stale_staging(final: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-LOCK_MESSAGE = "Could not set lock"
-
-
 class WarehouseLocked(DbtRuntimeError):
     """Another process writes the warehouse: this dbt run is refused before it changes anything."""
 
@@ -109,12 +107,9 @@ def refuse_if_locked(path: str) -> None:
     lock error (and its stack trace) into one message saying what to do."""
     if not path or path == ":memory:" or path.startswith("md:"):
         return
-    try:
-        duckdb.connect(path).close()
-    except duckdb.IOException as error:
-        if LOCK_MESSAGE not in str(error):
-            raise
-        holder = next((line for line in str(error).splitlines() if LOCK_MESSAGE in line), "")
+    error = writable(Path(path))
+    if error is not None:
+        holder = lock_holder(str(error))
         raise WarehouseLocked(
             f"The warehouse {path} is being written by another process, so this dbt run was "
             f"refused before writing anything (DuckDB allows one writer per file). {holder} "

@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from warehouse.duckdb_lock import is_lock_error
 from warehouse.fingerprint import fingerprint, quote_identifier
 
 EXTENSION_PACKAGE = "duckdb-extension-ducklake"
@@ -97,10 +98,6 @@ def _qualified(database: str, table: str) -> str:
     return f"{database}.{quote_identifier(schema)}.{quote_identifier(name)}"
 
 
-def _is_lock_error(error: duckdb.Error) -> bool:
-    return "Could not set lock" in str(error)
-
-
 def _open() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with DuckLake loaded from the package, and nothing else fetched."""
     extension = ducklake_extension_path()
@@ -134,7 +131,7 @@ def _attach_lake(
             f" ({', '.join(options)})"
         )
     except duckdb.IOException as error:
-        if _is_lock_error(error):
+        if is_lock_error(error):
             raise CatalogLockedError(
                 f"The DuckLake catalog {catalog_path} is open in another process (a publish or "
                 "a reader); DuckLake on a DuckDB file has one user at a time. Retry when it "
@@ -188,7 +185,7 @@ def publish(
                 f"attach {_sql_string(warehouse_path.resolve())} as {WAREHOUSE} (read_only)"
             )
         except duckdb.IOException as error:
-            if _is_lock_error(error):
+            if is_lock_error(error):
                 raise LakehouseError(
                     f"The warehouse {warehouse_path} is locked by a writer (a dbt run?); "
                     f"publish after it finishes.\n{error}"

@@ -29,7 +29,6 @@ from warehouse.settings import DBT_EXECUTABLE
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
     # The suite tests the warehouse and its Dagster code location on their own, the same on
     # every machine; test_monitoring.py tests Elementary (overlay and Dagster) where installed.
@@ -40,6 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # here when stale, once, by the controller before any worker starts (`make manifest`).
     if not hasattr(config, "workerinput"):
         manifest.prepare()
+
 
 # Small but complete: every defect rule fires, the drift day falls inside the backfill,
 # 100 days hold enough labelled as-of dates for a time split with its two 30-day embargoes,

@@ -1,0 +1,33 @@
+"""DuckDB's single writer: a database file is open for writing in one process at a time, and
+a second process asking for it is refused with a lock error before it changes anything.
+The one place that recognises that error; each caller says what to do about it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+LOCK_MESSAGE = "Could not set lock"
+
+
+def is_lock_error(error: BaseException | str) -> bool:
+    return LOCK_MESSAGE in str(error)
+
+
+def lock_holder(detail: str) -> str:
+    """The line of DuckDB's message that names the file and the process holding it."""
+    return next((line.strip() for line in detail.splitlines() if LOCK_MESSAGE in line), "")
+
+
+def writable(database: Path) -> duckdb.Error | None:
+    """Open the file for writing and close it at once, as dbt-duckdb does first: None when
+    it could, else DuckDB's lock error. Other errors are raised."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        duckdb.connect(str(database)).close()
+    except duckdb.Error as error:
+        if is_lock_error(error):
+            return error
+        raise
+    return None
