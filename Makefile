@@ -37,7 +37,8 @@ $(INSTALLED): requirements.lock pyproject.toml
 	touch $@
 
 # The dbt manifest Dagster's asset definitions are read from, parsed when older than the
-# project's files (warehouse/manifest.py); `dagster dev` (make ui) parses on every load.
+# project's files (warehouse/manifest.py); the UI's development server (make ui) parses on
+# every load.
 manifest: $(INSTALLED)  ## parse the dbt project Dagster loads, when its manifest is stale
 	$(BIN)/python -m warehouse.manifest
 
