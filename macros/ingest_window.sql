@@ -21,7 +21,7 @@
     min_date or max_date of this run: the var, or the environment variable
     WAREHOUSE_WINDOW_MIN_DATE / WAREHOUSE_WINDOW_MAX_DATE, read only while the run executes.
     Why: dbt re-parses the whole project whenever the vars differ from its last parse
-    (about 10 s, a fifth of a daily run at scale M), and every day's window is new; an
+    (a large share of a daily run: bench/RESULTS.md), and every day's window is new; an
     environment variable read at execution time is not part of what dbt parsed. The
     run's log says when the window came from the environment (announce_ingest_window). A
     run given both, with different dates, is refused.

@@ -19,7 +19,7 @@ from conftest import REPO_ROOT, run_dbt, warehouse_env
 from warehouse.lake_inventory import QUARANTINED, READABLE, inventory_source
 
 # Four days of a tiny lake; the drift day (plan_days // 2) is later, so no customers file has
-# preferred_language: the case that used to fail the build.
+# preferred_language: a declared column missing from a day's files must not fail the build.
 LAKE = {"seed": 11, "customers": 40, "start_date": "2026-03-01", "days": 4, "plan_days": 10}
 LAST_DAY = "2026-03-04"
 SOURCES = ("customers", "products", "orders", "order_items", "events")
