@@ -26,20 +26,21 @@ DBT_EXECUTABLE = (
 )
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get("WAREHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve()
+# Each path from `env` (this process's environment unless given), else its default.
+def data_dir(env: Mapping[str, str] = os.environ) -> Path:
+    return Path(env.get("WAREHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve()
 
 
-def lake_dir() -> Path:
-    return Path(os.environ.get("WAREHOUSE_LAKE_DIR", data_dir() / "lake")).resolve()
+def lake_dir(env: Mapping[str, str] = os.environ) -> Path:
+    return Path(env.get("WAREHOUSE_LAKE_DIR", data_dir(env) / "lake")).resolve()
 
 
-def duckdb_path() -> Path:
-    return Path(os.environ.get("WAREHOUSE_DUCKDB_PATH", data_dir() / "warehouse.duckdb")).resolve()
+def duckdb_path(env: Mapping[str, str] = os.environ) -> Path:
+    return Path(env.get("WAREHOUSE_DUCKDB_PATH", data_dir(env) / "warehouse.duckdb")).resolve()
 
 
-def exports_dir() -> Path:
-    return Path(os.environ.get("WAREHOUSE_EXPORTS_DIR", data_dir() / "exports")).resolve()
+def exports_dir(env: Mapping[str, str] = os.environ) -> Path:
+    return Path(env.get("WAREHOUSE_EXPORTS_DIR", data_dir(env) / "exports")).resolve()
 
 
 def git_commit() -> str:
@@ -65,10 +66,9 @@ def pinned_environment(base: Mapping[str, str]) -> dict[str, str]:
     absolute (dbt runs in the warehouse or in the monitoring overlay, whose relative paths
     differ), the profiles folder, and the code version the dataset registry records."""
     env = dict(base)
-    data = Path(env.get("WAREHOUSE_DATA_DIR", REPO_ROOT / "data")).resolve()
-    env.setdefault("WAREHOUSE_LAKE_DIR", str(data / "lake"))
-    env.setdefault("WAREHOUSE_DUCKDB_PATH", str(data / "warehouse.duckdb"))
-    env.setdefault("WAREHOUSE_EXPORTS_DIR", str(data / "exports"))
+    env.setdefault("WAREHOUSE_LAKE_DIR", str(lake_dir(base)))
+    env.setdefault("WAREHOUSE_DUCKDB_PATH", str(duckdb_path(base)))
+    env.setdefault("WAREHOUSE_EXPORTS_DIR", str(exports_dir(base)))
     env.setdefault("DBT_PROFILES_DIR", str(PROFILES_DIR))
     if "WAREHOUSE_GIT_COMMIT" not in env:
         env["WAREHOUSE_GIT_COMMIT"] = git_commit()
@@ -102,8 +102,8 @@ def monitoring_off_reason() -> str | None:
     )
 
 
-def dagster_dbt_project_dir() -> Path:
-    """The dbt project Dagster loads: the monitoring overlay (the warehouse as its local
-    package, plus Elementary's monitors and hooks) when monitoring is on, else the
-    warehouse itself."""
-    return OVERLAY_DIR if monitoring_off_reason() is None else REPO_ROOT
+def dagster_dbt_project_dir(monitoring_off: str | None) -> Path:
+    """The dbt project Dagster loads, given monitoring_off_reason(): the monitoring overlay
+    (the warehouse as its local package, plus Elementary's monitors and hooks) when
+    monitoring is on, else the warehouse itself."""
+    return REPO_ROOT if monitoring_off else OVERLAY_DIR
