@@ -16,7 +16,7 @@ MONITORING_ON = MONITORING_OFF_REASON is None
 # With monitoring on, Dagster runs the warehouse through the overlay: the same models and
 # tests (the warehouse is its local package) plus Elementary's monitors, as asset checks,
 # and Elementary's hooks that record every result for its report.
-DBT_PROJECT_DIR = dagster_dbt_project_dir()
+DBT_PROJECT_DIR = dagster_dbt_project_dir(MONITORING_OFF_REASON)
 # dbt package name of the warehouse's own nodes (the overlay's manifest has Elementary's too)
 WAREHOUSE_PACKAGE = "ml_warehouse"
 

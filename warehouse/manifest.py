@@ -1,10 +1,11 @@
 """The dbt manifest Dagster's asset definitions are read from: parsed when it is missing or
 older than a file of the dbt project, before the definitions load.
 
-    python -m warehouse.manifest      # what `make run`, `make test` and `make ui` do first
+    python -m warehouse.manifest      # `make manifest`; `make run` does it first
 
-`dagster dev` parses on every load instead (DbtProject.prepare_if_dev, orchestration/project.py),
-so edits show up there without this step. dbt writes into a fresh folder and the manifest is
+The test suite does the same when pytest starts (tests/python/conftest.py); `dagster dev`
+parses on every load instead (orchestration/project.py), so edits show up there without
+this step. dbt writes into a fresh folder and the manifest is
 then moved into place in one step, so processes loading the definitions at the same time
 never read half a file.
 """
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from warehouse.dbt_runner import run_dbt
-from warehouse.settings import REPO_ROOT, dagster_dbt_project_dir
+from warehouse.settings import REPO_ROOT, dagster_dbt_project_dir, monitoring_off_reason
 
 # What `dbt parse` reads: the manifest is stale when any of these is newer than it.
 DBT_PROJECT_INPUTS = (
@@ -92,7 +93,7 @@ def parse(project_dir: Path) -> None:
 
 def prepare(project_dir: Path | None = None) -> bool:
     """Parse the project Dagster loads when its manifest is stale; True when it parsed."""
-    project_dir = project_dir or dagster_dbt_project_dir()
+    project_dir = project_dir or dagster_dbt_project_dir(monitoring_off_reason())
     if not manifest_is_stale(project_dir):
         return False
     parse(project_dir)
@@ -100,7 +101,7 @@ def prepare(project_dir: Path | None = None) -> bool:
 
 
 def main() -> int:
-    project_dir = dagster_dbt_project_dir()
+    project_dir = dagster_dbt_project_dir(monitoring_off_reason())
     try:
         parsed = prepare(project_dir)
     except ManifestError as error:
