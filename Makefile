@@ -37,8 +37,8 @@ $(INSTALLED): requirements.lock pyproject.toml
 	touch $@
 
 # The dbt manifest Dagster's asset definitions are read from, parsed when older than the
-# project's files (warehouse/manifest.py); the UI's development server (make ui) parses on
-# every load.
+# project's files (warehouse/manifest.py). make run does it first, the test suite when
+# pytest starts; the UI's development server (make ui) parses on every load.
 manifest: $(INSTALLED)  ## parse the dbt project Dagster loads, when its manifest is stale
 	$(BIN)/python -m warehouse.manifest
 
@@ -65,10 +65,10 @@ run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml manifest  ## generate the sample 
 
 # The tests marked very_slow (more than about four minutes each) are left out, to keep
 # `make test` under a quarter of an hour; `make test-slow` runs them (CI runs both).
-test: $(INSTALLED) browser manifest  ## the test suite: builds its own lake and warehouse in a temporary folder
+test: $(INSTALLED) browser  ## the test suite: builds its own lake and warehouse in a temporary folder
 	$(BIN)/python -m pytest -m "not very_slow"
 
-test-slow: $(INSTALLED) manifest  ## the tests too long for make test (the run-order invariance test; CI runs both)
+test-slow: $(INSTALLED)  ## the tests too long for make test (the run-order invariance test; CI runs both)
 	$(BIN)/python -m pytest -m very_slow
 
 # Speed and memory against plain DuckDB on the same files (bench/RESULTS.md). Long: S and M
@@ -80,7 +80,7 @@ bench: $(INSTALLED)  ## speed and memory against plain DuckDB (BENCH_SCALES=S,M 
 	$(BIN)/python -m bench --scales $(BENCH_SCALES) --repeat $(BENCH_REPEAT)
 
 # Refresh the docs' screenshots (docs/images/) with the browser test.
-screenshot: $(INSTALLED) browser manifest  ## refresh the docs' screenshots of the Dagster UI (docs/images/)
+screenshot: $(INSTALLED) browser  ## refresh the docs' screenshots of the Dagster UI (docs/images/)
 	UI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/python/test_ui_browser.py
 
 lint: $(INSTALLED)  ## ruff and sqlfluff
