@@ -18,6 +18,7 @@
 ) }}
 {%- set longest = feature_windows() | max %}
 {%- set start = as_of_window_start() %}
+{%- set end_exclusive = days_before(as_of_window_end(), -1) %}
 
 with
 
@@ -90,7 +91,7 @@ category_stretches as (
         least(
             line_stretches.counted_until,
             product_versions.known_until_as_of_date,
-            cast({{ dbt.dateadd('day', 1, "cast('" ~ as_of_window_end() ~ "' as date)") }} as date)
+            cast('{{ end_exclusive }}' as date)
         ) as counted_until
     from line_stretches
     inner join product_versions
