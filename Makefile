@@ -22,15 +22,14 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@# The lock is the whole resolved set (no resolver needed: --no-deps). uv, pinned in the
 	@# lock, installs it in seconds where pip takes two minutes; pip is the fallback.
-	@# Bytecode is compiled at install (about 10 s): where PYTHONDONTWRITEBYTECODE is set, as
-	@# on this project's CI machines, nothing is cached on import, and every dbt process
-	@# (one per Dagster step) compiled dbt and its libraries again: `dbt --version` took
-	@# 2.9 s without the bytecode, 1.6 s with it.
+	@# Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, as on this
+	@# project's CI machines, nothing is cached on import, and every dbt process (one per
+	@# Dagster step) would compile dbt and its libraries again.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps "$$(grep '^uv==' requirements.lock)"
 	$(BIN)/uv pip install --quiet --no-deps --compile-bytecode --python $(BIN)/python -r requirements.lock || \
 		$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	@# The project itself, editable, for its command `warehouse-dbt`: dbt with Python's garbage
-	@# collector off (warehouse/dbt_cli.py), which Dagster, the tests and the bench run.
+	@# collector off (warehouse/library_patches.py), which Dagster, the tests and the bench run.
 	$(BIN)/uv pip install --quiet --no-deps --python $(BIN)/python -e . || \
 		$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/pip check

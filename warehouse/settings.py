@@ -18,7 +18,7 @@ PROFILES_DIR = REPO_ROOT / "profiles"
 OVERLAY_DIR = REPO_ROOT / "monitoring"
 # The dbt installed beside this Python: a fresh machine has no dbt on PATH, and another dbt
 # on PATH must never be picked up by accident. `warehouse-dbt` is dbt with Python's garbage
-# collector off (warehouse/dbt_cli.py), installed with the project by `make install`;
+# collector off (warehouse/library_patches.py), installed with the project by `make install`;
 # in an environment where only the requirements were installed, plain dbt does the same.
 _VENV_BIN = Path(sys.executable).parent
 DBT_EXECUTABLE = (

@@ -1,4 +1,4 @@
-"""`warehouse-dbt` (warehouse/dbt_cli.py): dbt's command line, with the collector off."""
+"""`warehouse-dbt` (warehouse/library_patches.py): dbt's command line, collector off."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import dbt.cli.main
 import pytest
 
-from warehouse import dbt_cli
+from warehouse.library_patches import dbt_main
 from warehouse.settings import DBT_EXECUTABLE
 
 PLAIN_DBT = Path(sys.executable).parent / "dbt"
@@ -35,7 +35,7 @@ def test_dbt_runs_with_the_collector_off_and_its_exit_code_is_dbts(
     monkeypatch.setattr(dbt.cli.main, "cli", fake_cli)
     try:
         with pytest.raises(SystemExit) as exit_:
-            dbt_cli.main()
+            dbt_main()
     finally:
         gc.enable()
     assert seen == [False]
