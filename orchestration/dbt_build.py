@@ -10,23 +10,24 @@ Every Dagster step that runs dbt goes through `run_dbt`, which
 - emits the invocation's OpenLineage events, the Dagster run as their parent
   (openlineage_events.py), and links each materialisation to its dbt run there and in the
   audit trail;
-- reuses dbt's partial-parse state between steps and runs: each step is a new dbt process
-  in a new target folder, and a full parse costs seconds per step. dbt checks that the
-  saved state matches (project files, vars, profile) and parses fully when it does not, so
-  a stale copy is only slower, never wrong. A partitioned step's window goes to dbt through
-  the environment, not as vars (partitions.py), so a new day does not re-parse;
+- parses little: dagster-dbt copies the partial-parse state it finds in the project's
+  target folder into each step's own, and dbt re-parses only what changed since. The
+  manifest is parsed in the environment the steps run with (warehouse/manifest.py), and
+  each step leaves its state there for the next: the steps of one run share vars the
+  prepared state lacks (Elementary's clock, the monitoring overlay's dbt_project.yml). A
+  partitioned step's window goes to dbt through the environment, not as vars
+  (partitions.py), so a new day does not re-parse;
 - leaves unit tests out (`--exclude-resource-type unit_test`): they test SQL logic on
   fixtures, not the day's data, so they belong to CI (`make test` runs `dbt build`), not to
   every scheduled run.
 """
 
 import functools
-import hashlib
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -42,7 +43,7 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource
 
-from orchestration.partitions import WINDOW_VARIABLES, IngestWindow, window_environment
+from orchestration.partitions import IngestWindow, window_environment
 from orchestration.project import DBT_PROJECT_DIR, MONITORING_ON, warehouse_project
 from orchestration.warehouse_lock import (
     ensure_writable,
@@ -54,12 +55,10 @@ from warehouse import dbt_runner
 from warehouse.openlineage_events import emit_dbt_lineage
 from warehouse.settings import OVERLAY_DIR, REPO_ROOT, duckdb_path
 
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-# Saved parse states kept (one per distinct set of vars and WAREHOUSE_ settings).
-PARSE_CACHE_ENTRIES = 8
 # Each step's dbt artifacts (manifest, run results, compiled SQL: ~8 MB) stay under
 # target/steps/ for inspection; the newest are kept, six runs' worth, not a year's.
 STEP_TARGETS_KEPT = 30
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 ELEMENTARY_PACKAGE = "elementary"
@@ -125,44 +124,16 @@ def target_root() -> Path:
     return root if root.is_absolute() else REPO_ROOT / root
 
 
-def _parse_cache(args: Sequence[str]) -> Path:
-    signature = json.dumps(
-        {
-            "args": [arg for arg in args if arg.startswith("{")],  # the --vars payload
-            # not the window: dbt reads it only while running, so it is no part of the parse
-            "env": {
-                k: v
-                for k, v in sorted(os.environ.items())
-                if k.startswith("WAREHOUSE_") and k not in WINDOW_VARIABLES
-            },
-        },
-        sort_keys=True,
-    )
-    digest = hashlib.sha256(signature.encode()).hexdigest()[:16]
-    return target_root() / "parse_cache" / digest
-
-
-def _restore_parse_state(cache: Path, target_path: Path) -> None:
-    target_path.mkdir(parents=True, exist_ok=True)
-    # else the state of the `dbt parse` that wrote the manifest (no vars)
-    for saved in (
-        cache / PARTIAL_PARSE_FILE,
-        warehouse_project.manifest_path.parent / PARTIAL_PARSE_FILE,
-    ):
-        if saved.exists():
-            shutil.copy2(saved, target_path / PARTIAL_PARSE_FILE)
-            return
-
-
-def _save_parse_state(cache: Path, target_path: Path) -> None:
-    produced = target_path / PARTIAL_PARSE_FILE
+def _leave_parse_state(step_target: Path) -> None:
+    """This step's partial-parse state, where dagster-dbt copies it from into the next
+    step's target folder (DBT_TARGET_PATH, relative to the dbt project)."""
+    produced = step_target / PARTIAL_PARSE_FILE
     if not produced.exists():
         return
-    cache.mkdir(parents=True, exist_ok=True)
-    partial = cache / f".{PARTIAL_PARSE_FILE}.{uuid.uuid4().hex}"
-    shutil.copy2(produced, partial)
-    os.replace(partial, cache / PARTIAL_PARSE_FILE)
-    _keep_newest(cache.parent, PARSE_CACHE_ENTRIES)
+    shared = Path(warehouse_project.project_dir) / os.environ.get("DBT_TARGET_PATH", "target")
+    staged = shared / f".{PARTIAL_PARSE_FILE}.{uuid.uuid4().hex}"
+    shutil.copy2(produced, staged)
+    os.replace(staged, shared / PARTIAL_PARSE_FILE)  # steps running at once never mix files
 
 
 def _keep_newest(folder: Path, count: int) -> None:
@@ -268,14 +239,12 @@ def run_dbt(
         "WAREHOUSE_RUN_BY": f"dagster job {context.run.job_name}",
     }
     with _environment(step_environment), window_environment(window):
-        cache = _parse_cache(args)  # the clock is read by dbt_project.yml: part of the state
-        _restore_parse_state(cache, target_path)
         invocation = dbt.cli(
             args, context=context, raise_on_error=False, target_path=target_path, **extra
         )
     events = list(invocation.stream())
     error = invocation.get_error()
-    _save_parse_state(cache, target_path)
+    _leave_parse_state(target_path)
     if error is not None and is_lock_error(str(error)):
         raise locked_failure(database, str(error))
     lineage = emit_dbt_lineage(
