@@ -13,7 +13,6 @@ It does three things inside the dbt process:
 """
 
 import contextlib
-import ctypes
 import os
 import shutil
 from pathlib import Path
@@ -28,8 +27,6 @@ from warehouse.duckdb_lock import lock_holder, writable
 from warehouse.lake_inventory import inspection_json
 
 INSPECTION_FUNCTION = "lake_file_inspection"
-RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths atomically
-AT_FDCWD = -100
 
 
 def register_inspection(connection: duckdb.DuckDBPyConnection) -> None:
@@ -58,32 +55,18 @@ def staging_folder(final: Path, token: str) -> Path:
     return final.parent / f".{final.name}.writing-{token}"
 
 
-def _exchange(first: Path, second: Path) -> bool:
-    """Swap two existing paths in one step (Linux renameat2); False where unsupported."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    result = renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE)
-    return result == 0
-
-
 def publish_folder(staged: Path, final: Path) -> None:
     """Make `staged` (complete) visible as `final`, replacing what was there.
 
-    The final path holds either the old complete export or the new one: never a mix, never
-    part of one. Where the file system cannot swap two folders at once, the old folder is
-    renamed away first, so a reader may briefly find no export (and never a partial one).
+    The final path holds the old complete export or the new one, never a mix and never part
+    of one. Two renames, the old folder away and the new one in: a reader opening the path
+    between them finds no export for that instant, never a partial one.
     """
     if staged.is_file():
         os.replace(staged, final)  # one file: replaced in one step
         return
     if not staged.is_dir():
         raise FileNotFoundError(f"export staging folder {staged} is missing: nothing to publish")
-    if final.exists() and _exchange(staged, final):
-        shutil.rmtree(staged)  # now the old export
-        return
     retired = final.parent / f".{final.name}.retired-{staged.name.rsplit('-', 1)[-1]}"
     if final.exists():
         final.rename(retired)

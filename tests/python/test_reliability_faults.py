@@ -365,16 +365,11 @@ def test_backup_and_restore_give_back_the_same_warehouse(world: World) -> None:
     assert not list(backups.glob(".*")) and not list(world.root.glob(".warehouse*"))
 
 
-@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two renames"])
-def test_an_export_folder_is_swapped_in_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
-) -> None:
+def test_an_export_folder_is_swapped_in_whole(tmp_path: Path) -> None:
     """The plugin's publication: the final path holds the old folder until the new one,
     complete, replaces it; leftovers of killed writers are removed, the old folder goes."""
     from warehouse import duckdb_plugin
 
-    if not exchange:
-        monkeypatch.setattr(duckdb_plugin, "_exchange", lambda first, second: False)
     final = tmp_path / "training_set_latest"
     (final / "entity_split=train").mkdir(parents=True)
     (final / "entity_split=train" / "old.parquet").write_text("old")
