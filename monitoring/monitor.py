@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warehouse.duckdb_lock import writable
+from warehouse.settings import git_commit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OVERLAY = REPO_ROOT / "monitoring"
@@ -171,31 +172,6 @@ def dbt_env(paths: Paths | None, base: dict[str, str] | None = None) -> dict[str
         )
         env.setdefault("WAREHOUSE_GIT_COMMIT", git_commit())  # for the dataset registry
     return env
-
-
-def git_commit() -> str:
-    """The checkout's commit, -dirty with uncommitted changes, as make run records it."""
-    read_only = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # git status must not touch .git
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=REPO_ROOT,
-            env=read_only,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
-            env=read_only,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
 
 
 def clock(lake: Path, as_of: str) -> str | None:

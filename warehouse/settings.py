@@ -45,13 +45,20 @@ def exports_dir(env: Mapping[str, str] = os.environ) -> Path:
 
 def git_commit() -> str:
     """The checkout's commit, marked -dirty when it has uncommitted changes, or 'unknown'."""
+    read_only = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # git status must not touch .git
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"],
+            cwd=REPO_ROOT,
+            env=read_only,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=REPO_ROOT,
+            env=read_only,
             capture_output=True,
             text=True,
             check=True,
