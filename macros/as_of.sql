@@ -11,8 +11,7 @@
 
     The open end is written as a far-future timestamp (coalesce), not `dbt_valid_to is null
     or ...`: with an `or` in its condition a left join cannot be a hash join on the key, and
-    DuckDB falls back to a nested loop (exporting the M-scale training set, k-anonymised row
-    by row, went from over six minutes to about half a minute; bench/RESULTS.md).
+    DuckDB falls back to a nested loop, whose cost grows with the product of the two sides.
 #}
 {% macro open_validity_end() -%}
     cast('9999-12-31 00:00:00' as {{ dbt.type_timestamp() }})

@@ -19,9 +19,8 @@
     Every level is a coarsening of level 0, so where a row ends up depends only on its
     level-0 combination: the placement is computed once over the distinct (customer,
     attributes) of the rows, into a small table keyed by the level-0 combination, and each
-    exported row joins to it. (Placing every exported row held copies of the whole training
-    set in memory and could not finish scale L of the benchmark under 2 GiB;
-    bench/RESULTS.md.)
+    exported row joins to it. (Placing every exported row holds copies of the whole training
+    set in memory, more than a 2 GiB memory limit allows at scale L.)
 
     k_anonymity_generalisations(rows) is that table's query for `rows` (a relation with
     customer_id and as_of_date): the level-0 age_band_0, country_area_0, postal_prefix_0 and

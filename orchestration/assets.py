@@ -10,8 +10,8 @@
   exports and the append-only dataset registry), unpartitioned, once per run.
 
 Why two sets and not three (snapshots on their own): Dagster runs a set once per stretch of
-the graph between the other set's assets, and each of those steps is a dbt process (about
-6 s of start-up and parsing). The views go with the partitioned models they sit between, and
+the graph between the other set's assets, and each of those steps is a dbt process, with
+its own start-up and parsing. The views go with the partitioned models they sit between, and
 snapshots with the dims that read them, so a whole-graph run is five dbt steps, not eight.
 (The base_ views stay with the seeds they join: in the partitioned set they would need a
 step of their own after the seeds'.)

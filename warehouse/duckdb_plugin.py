@@ -111,8 +111,8 @@ class Plugin(BasePlugin):
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
         # Once per connection, not per cursor: a function created on the connection is in
         # the catalog its cursors share, and dbt-duckdb opens a cursor for every node, where
-        # registering again (and catching DuckDB's "already exists") cost about 0.4 s of a
-        # daily run's Python at scale M (bench/RESULTS.md).
+        # registering again (and catching DuckDB's "already exists") costs Python time
+        # on every node.
         register_inspection(conn)
 
     def store(self, target_config: TargetConfig) -> None:

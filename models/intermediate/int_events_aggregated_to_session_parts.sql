@@ -16,8 +16,7 @@ select
     cast(event_at as date) as event_date,
     min(event_at) as first_event_at,
     max(event_at) as last_event_at,
-    -- bigint, not the 128-bit integer DuckDB sums integers into: reading that type back
-    -- took about a quarter of the feature query of a daily run at M (bench/RESULTS.md)
+    -- bigint, not the 128-bit integer DuckDB sums integers into, which is slow to read back
     cast(
         sum(case when event_type = 'page_view' and product_id is not null then 1 else 0 end)
         as {{ dbt.type_bigint() }}

@@ -4,7 +4,6 @@
     the values export_training_set writes (macros/k_anonymity.sql).
     A small table of its own rather than a CTE of the export: DuckDB cannot estimate how few
     rows the generalisation has, and inside one query it chose the whole training set as the
-    side of the join to hold in memory (at scale M the export then needed more than 600 MB;
-    with this table it runs under a 400 MB limit).
+    side of the join to hold in memory.
 -#}
 {{ k_anonymity_generalisations(ref('ml_training_set')) }}

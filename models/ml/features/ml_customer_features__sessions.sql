@@ -37,8 +37,8 @@ population as (
 ),
 
 {#- Parts as far back as the longest window of the earliest as-of date reaches. A literal
-    bound, not a subquery of the population: DuckDB estimated such a bound at a few rows of
-    parts, hashed them for a join and ran out of memory at scale L under 2 GiB. #}
+    bound, not a subquery of the population: DuckDB estimates such a bound at a few rows of
+    parts and hashes them for a join, which does not fit a 2 GiB memory limit at scale L. #}
 
 session_parts as (
     select
