@@ -60,7 +60,7 @@ browser:  ## install headless Chromium for the browser test, where apt works
 		echo "Chromium could not be installed here: the browser test will skip."
 
 run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml manifest  ## generate the sample lake and replay it day by day through Dagster + dbt (data/)
-	$(BIN)/python -m orchestration.replay
+	$(BIN)/python -m orchestration.lib.replay
 
 # The tests marked very_slow (more than about four minutes each) are left out, to keep
 # `make test` under a quarter of an hour; `make test-slow` runs them (CI runs both).

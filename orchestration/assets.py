@@ -51,10 +51,10 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.dbt_build import manifest, run_dbt, target_root
+from orchestration.lib.dbt_build import manifest, run_dbt, target_root
+from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, ensure_writable
 from orchestration.partitions import daily_partitions, run_window, window_environment
 from orchestration.project import WAREHOUSE_PACKAGE, warehouse_project
-from orchestration.warehouse_lock import WAREHOUSE_POOL, ensure_writable
 from warehouse.backup import publish_read_copy
 from warehouse.datasets import publish_latest
 from warehouse.lake_inventory import unlisted_files

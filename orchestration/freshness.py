@@ -20,7 +20,7 @@ from dagster import (
     multi_asset_check,
 )
 
-from orchestration.warehouse_lock import WAREHOUSE_POOL
+from orchestration.lib.warehouse_lock import WAREHOUSE_POOL
 from warehouse.dbt_runner import run_dbt
 
 SOURCE_NAME = "shop"

@@ -42,16 +42,16 @@ from orchestration.assets import (
     dataset_publication,
     warehouse_read_copy,
 )
-from orchestration.dbt_build import manifest, run_dbt
 from orchestration.freshness import raw_source_freshness
-from orchestration.monitoring import MONITORING_ASSETS
-from orchestration.project import warehouse_project
-from orchestration.warehouse_lock import (
+from orchestration.lib.dbt_build import manifest, run_dbt
+from orchestration.lib.warehouse_lock import (
     WAREHOUSE_POOL,
     ensure_writable,
     is_lock_error,
     locked_failure,
 )
+from orchestration.monitoring import MONITORING_ASSETS
+from orchestration.project import warehouse_project
 from warehouse.datasets import DATASETS, dataset_model, rebuild
 from warehouse.governance.erasure import REBUILD_ARGS, Erasure, ErasureRequest
 from warehouse.governance.retention import (

@@ -20,9 +20,9 @@ from dagster import AssetKey, Failure, MaterializeResult, MetadataValue, asset
 
 from monitoring import monitor
 from orchestration.assets import GROUP_OWNERS, translator
-from orchestration.dbt_build import ELEMENTARY_PACKAGE, manifest
+from orchestration.lib.dbt_build import ELEMENTARY_PACKAGE, manifest
+from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, ensure_writable, read_only
 from orchestration.project import MONITORING_ON
-from orchestration.warehouse_lock import WAREHOUSE_POOL, ensure_writable, read_only
 
 
 def watched_models(dbt_manifest: Mapping[str, Any]) -> list[AssetKey]:

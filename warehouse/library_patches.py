@@ -20,7 +20,7 @@ breaks it; after an upgrade, run that test before anything else.
    (`_cli_version`) and loads dbt's macros into an in-process adapter
    (`_initialize_dbt_core_adapter`), used only by `fetch_row_counts` and
    `fetch_column_metadata`, which this project does not call: it reads row counts after
-   dbt exits (orchestration/dbt_build.py), since DuckDB lets no other process open the
+   dbt exits (orchestration/lib/dbt_build.py), since DuckDB lets no other process open the
    warehouse while dbt writes it. `SkipDbtCliStartup` answers the version from the
    installed dbt-core (the venv's dbt is the one that runs) and builds no adapter.
    Test: tests/python/test_library_patches.py (dagster-dbt still calls both, and the

@@ -35,13 +35,13 @@ from orchestration.assets import (
     warehouse_models,
     warehouse_read_copy,
 )
-from orchestration.dbt_build import manifest
 from orchestration.definitions import defs
 from orchestration.freshness import raw_source_freshness
+from orchestration.lib.dbt_build import manifest
+from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, locked_failure
 from orchestration.partitions import IngestWindow, daily_partitions, window_environment
 from orchestration.project import WAREHOUSE_PACKAGE
 from orchestration.schedules import lake_partition_sensor
-from orchestration.warehouse_lock import WAREHOUSE_POOL, locked_failure
 
 MANIFEST = manifest()
 BUILDABLE = {

@@ -22,10 +22,10 @@ from dagster import AssetKey, DagsterInstance, materialize
 from dagster_dbt.utils import select_unique_ids
 from openlineage_validation import run_event
 
-from orchestration import dbt_build
 from orchestration.assets import DBT_ASSETS, partitioned_models
 from orchestration.definitions import defs
 from orchestration.jobs import DAILY_SELECTOR, RELEASE_SELECTOR
+from orchestration.lib import dbt_build
 from orchestration.project import WAREHOUSE_PACKAGE
 from orchestration.resources import dbt_resource
 from warehouse import openlineage_events

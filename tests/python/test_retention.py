@@ -15,9 +15,9 @@ import pytest
 from conftest import Warehouse
 from dagster import DagsterInstance, Failure
 
-from orchestration.dbt_build import manifest
 from orchestration.definitions import defs
 from orchestration.jobs import FullRefreshConfig, refuse_losing_pruned_days
+from orchestration.lib.dbt_build import manifest
 from warehouse.datasets import DATASETS
 
 # The sample lands 2026-03-01 to 06-08 and its snapshots start at the first build (06-06):

@@ -7,7 +7,7 @@ A. backfill: all days landed, then what a Dagster backfill of the whole range ru
    `daily_build` selector with the range as its window), then the release;
 B. daily runs: the first day lands, then each day lands and is built as the Dagster daily
    partition builds it (the `daily_build` selector, snapshots included, the day as the window
-   in WAREHOUSE_WINDOW_MIN_DATE / _MAX_DATE, unit tests left out as orchestration/dbt_build.py
+   in WAREHOUSE_WINDOW_MIN_DATE / _MAX_DATE, unit tests left out as orchestration/lib/dbt_build.py
    leaves them out), with the weekly release (`dataset_release`) after each Sunday's run, as
    the Monday schedule runs it, and once more after the last day;
 C. a copy of B's warehouse after `dbt build --full-refresh` (snapshots keep their history,
@@ -75,7 +75,7 @@ RELEASE_DAYS = tuple(
     )
 )
 
-# What a Dagster step adds to every dbt command (orchestration/dbt_build.py, run_dbt).
+# What a Dagster step adds to every dbt command (orchestration/lib/dbt_build.py, run_dbt).
 DAGSTER_DBT_ARGS = ("--exclude-resource-type", "unit_test")
 DAILY = ("build", "--selector", "daily_build", *DAGSTER_DBT_ARGS)
 RELEASE = ("build", "--selector", "dataset_release", *DAGSTER_DBT_ARGS)

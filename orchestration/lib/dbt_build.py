@@ -43,14 +43,14 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource
 
-from orchestration.partitions import IngestWindow, window_environment
-from orchestration.project import DBT_PROJECT_DIR, MONITORING_ON, warehouse_project
-from orchestration.warehouse_lock import (
+from orchestration.lib.warehouse_lock import (
     ensure_writable,
     is_lock_error,
     locked_failure,
     read_only,
 )
+from orchestration.partitions import IngestWindow, window_environment
+from orchestration.project import DBT_PROJECT_DIR, MONITORING_ON, warehouse_project
 from warehouse import dbt_runner
 from warehouse.openlineage_events import emit_dbt_lineage
 from warehouse.settings import OVERLAY_DIR, REPO_ROOT, duckdb_path

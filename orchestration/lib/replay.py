@@ -5,7 +5,7 @@ at a time, each followed by a daily build, so the snapshots record several versi
 customers and products that changed. Then the dataset release (the training set and the
 registry, weekly in production), and a summary of what was built.
 
-    python -m orchestration.replay --customers 2000 --backfill-days 119 --daily-runs 1
+    python -m orchestration.lib.replay --customers 2000 --backfill-days 119 --daily-runs 1
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dagster import DagsterInstance, DagsterRunStatus
 from orchestration.definitions import defs
 from orchestration.freshness import source_freshness, summary_line
 from orchestration.jobs import daily_warehouse_job, dataset_release_job
+from orchestration.lib.warehouse_lock import WAREHOUSE_POOL
 from orchestration.partitions import FIRST_PARTITION
-from orchestration.warehouse_lock import WAREHOUSE_POOL
 from warehouse.datasets import lakehouse_dir
 from warehouse.settings import data_dir, duckdb_path, exports_dir, lake_dir
 from warehouse.summary import print_summary
