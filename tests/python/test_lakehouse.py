@@ -20,7 +20,8 @@ import pytest
 from conftest import REPO_ROOT, run_dbt, warehouse_env
 
 from warehouse import lakehouse
-from warehouse.fingerprint import fingerprint, fingerprint_sql, relation_columns
+from warehouse.duckdb_plugin import register_fingerprint_query
+from warehouse.fingerprint import fingerprint, fingerprint_query, fingerprint_sql, relation_columns
 
 FORMAT = re.compile(r"^\d+:[0-9a-f]{32}$")
 
@@ -183,6 +184,44 @@ def test_dbt_macro_renders_the_same_sql_and_value(tmp_path: Path) -> None:
             fingerprint(connection, "ml.features"),
             fingerprint(connection, "ml.features", ["note", "as_of"]),
         )
+
+
+def test_the_sql_function_renders_the_python_query(connection: duckdb.DuckDBPyConnection) -> None:
+    register_fingerprint_query(connection)
+    register_fingerprint_query(connection.cursor())  # its cursors have it already: no error
+    described = relation_columns(connection, "ml.features")
+
+    def rendered(
+        requested: str, columns: list[tuple[str, str]] = described
+    ) -> tuple[str | None, str | None]:
+        names, kinds = [name for name, _ in columns], [kind for _, kind in columns]
+        row = connection.execute(
+            "select unnest(dataset_fingerprint_query(?, ?, ?, ?))",
+            ["ml.features", names, kinds, requested],
+        ).fetchone()
+        assert row is not None
+        return row[0], row[1]
+
+    assert rendered("null") == (fingerprint_query("ml.features", described), None)
+    assert rendered('["note", "as_of"]') == (
+        fingerprint_query("ml.features", described, ["note", "as_of"]),
+        None,
+    )
+    refusals = {
+        '"note"': "columns must be a non-empty list of column names, got note",
+        "[]": "columns must be a non-empty list of column names, got []",
+        '["note", "note"]': "columns must be distinct, got ['note', 'note']",
+        '["no_such"]': "column no_such is not in ml.features (columns: customer_id, score,",
+    }
+    for requested, message in refusals.items():
+        query, error = rendered(requested)
+        assert query is None
+        assert error is not None and error.startswith(f"dataset_fingerprint: {message}"), error
+    query, error = rendered("null", [("moments", "TIMESTAMP WITH TIME ZONE[]")])
+    assert query is None
+    assert error is not None and error.startswith(
+        "dataset_fingerprint: column moments of ml.features nests a timestamptz"
+    ), error
 
 
 def rows(table: pa.Table) -> str:
