@@ -7,7 +7,8 @@ It does these things inside the dbt process:
   warehouse.lake_inventory.inspect_file, so the model audit.lake_file_inventory and the
   PII policy hook can sort landed files into readable and quarantined in SQL;
 - registers `dataset_fingerprint_query(relation, column_names, column_types,
-  requested_columns)` there too: the fingerprint query warehouse.fingerprint renders;
+  requested_columns)` there too: the fingerprint query warehouse.fingerprint renders, which
+  the macro dataset_fingerprint compiles into SQL, so the query is defined once, in Python;
 - refuses, with one clear message, to open a warehouse another process is writing;
 - publishes export folders atomically (`store`, called by macros/atomic_exports.sql): an
   external model is written to a hidden staging folder beside its final path, then swapped

@@ -1,4 +1,4 @@
-"""Content fingerprints of tables, identical to the dbt macro `dataset_fingerprint`.
+"""Content fingerprints of tables: the one definition, for Python and the dbt macro alike.
 
 A fingerprint is `"<row count>:<32 hex digits>"`. It does not depend on row order, changes
 when a row is duplicated or any value changes (null, '' and 'NULL' all differ), and is the
@@ -10,9 +10,12 @@ from md5_number's 128-bit integer with `&` and `>>`: the same values as DuckDB's
 md5_number_upper and md5_number_lower (low and high 64 bits), which go through bit strings
 and hash each row twice (a third slower on the M benchmark's tables).
 
-The SQL rendered here must stay character-for-character the SQL of
-macros/fingerprint.sql, so that a fingerprint recorded from Python can be checked in dbt
-and the other way round; tests/python/test_lakehouse.py compiles the macro and compares.
+The query is rendered only here. The dbt macro `dataset_fingerprint` (macros/fingerprint.sql)
+asks for it through the DuckDB function `dataset_fingerprint_query`, which the project's
+dbt-duckdb plugin (warehouse/duckdb_plugin.py) registers on dbt's connection with
+`dataset_fingerprint_query` below as its body: a fingerprint recorded from Python (at
+DuckLake publication) and one computed in dbt (the dataset registry) are the same query
+over the same columns, so each can be checked against the other.
 """
 
 from __future__ import annotations
