@@ -1,19 +1,14 @@
 {#
-    A content fingerprint of a table, the same value warehouse/fingerprint.py computes
-    from Python: both render the identical SQL text, character for character, so a
-    fingerprint recorded at publication can be checked from dbt and the other way round.
-    Keep the two in step; tests/python/test_lakehouse.py compares them.
+    A content fingerprint of a table, the same value warehouse/fingerprint.py computes from
+    Python, so a fingerprint recorded at publication can be checked from dbt and the other
+    way round. The query is rendered there, the one place it is defined: this macro
+    describes the relation and asks DuckDB's function dataset_fingerprint_query for the
+    text, which the project's dbt-duckdb plugin (warehouse/duckdb_plugin.py, loaded by the
+    dev and ci targets of profiles/profiles.yml) registers with warehouse.fingerprint as
+    its body. Which columns are taken, and what is refused, is decided there too.
 
     Returns a query (no parentheses) that yields one varchar, "<row count>:<32 hex digits>":
         select ({{ dataset_fingerprint(ref('ml_customer_features')) }}) as fingerprint
-
-    Each row becomes the JSON text of a struct of its columns (so null, '' and 'NULL' differ,
-    and numbers and timestamps render the same in every session; timestamptz is shifted to
-    UTC first because its text follows the session's TimeZone). Its MD5, as two 64-bit
-    halves, is summed over all rows: the order of rows does not matter, and a duplicated
-    row adds its hash again. DuckDB's hash() is avoided because it is not promised stable
-    across versions. The halves are cut from md5_number with `&` and `>>` (the values of
-    md5_number_upper and _lower, which go through bit strings: a third slower at scale M).
 #}
 {% macro dataset_fingerprint(relation, columns=none) -%}
     {{ return(adapter.dispatch('dataset_fingerprint', 'ml_warehouse')(relation, columns)) }}
@@ -25,68 +20,43 @@
         {{ return("select cast(null as varchar) as fingerprint") }}
     {%- endif -%}
 
-    {%- set types = {} -%}
-    {%- set relation_order = [] -%}
-    {%- for column in adapter.get_columns_in_relation(relation) -%}
-        {%- do types.update({column.name: column.dtype}) -%}
-        {%- do relation_order.append(column.name) -%}
-    {%- endfor -%}
-
-    {%- if columns is none -%}
-        {%- set names = relation_order -%}
-    {%- else -%}
-        {%- if columns is string or columns | length == 0 -%}
-            {{ exceptions.raise_compiler_error(
-                "dataset_fingerprint: columns must be a non-empty list of column names, got " ~ columns
-            ) }}
-        {%- endif -%}
-        {%- if columns | unique(case_sensitive=true) | list | length != columns | length -%}
-            {{ exceptions.raise_compiler_error(
-                "dataset_fingerprint: columns must be distinct, got " ~ columns
-            ) }}
-        {%- endif -%}
-        {%- set names = columns | sort(case_sensitive=true) -%}
+    {%- if 'warehouse.duckdb_plugin' not in (target.plugins or []) | map(attribute='module') | list -%}
+        {{ exceptions.raise_compiler_error(
+            "dataset_fingerprint: target '" ~ target.name ~ "' does not load the project's "
+            ~ "dbt-duckdb plugin, whose function dataset_fingerprint_query renders the query. "
+            ~ "Run with a target that lists `- module: warehouse.duckdb_plugin` under plugins "
+            ~ "(dev and ci in profiles/profiles.yml), or compute the fingerprint from Python: "
+            ~ "warehouse.fingerprint.fingerprint(connection, relation)."
+        ) }}
     {%- endif -%}
 
-    {%- set fields = [] -%}
-    {%- for name in names -%}
-        {%- if name not in types -%}
-            {{ exceptions.raise_compiler_error(
-                "dataset_fingerprint: column " ~ name ~ " is not in " ~ relation
-                ~ " (columns: " ~ relation_order | join(", ") ~ ")"
-            ) }}
-        {%- endif -%}
-        {%- set quoted = '"' ~ name | replace('"', '""') ~ '"' -%}
-        {%- set dtype = types[name] | upper -%}
-        {%- if dtype == 'TIMESTAMP WITH TIME ZONE' -%}
-            {%- set value = "timezone('UTC', " ~ quoted ~ ")" -%}
-        {%- elif 'TIMESTAMP WITH TIME ZONE' in dtype -%}
-            {{ exceptions.raise_compiler_error(
-                "dataset_fingerprint: column " ~ name ~ " of " ~ relation ~ " nests a timestamptz ("
-                ~ types[name] ~ "), whose text depends on the session's TimeZone; "
-                ~ "fingerprint a projection with the timestamps converted to UTC instead"
-            ) }}
-        {%- else -%}
-            {%- set value = quoted -%}
-        {%- endif -%}
-        {%- do fields.append(quoted ~ " := " ~ value) -%}
+    {%- set names = [] -%}
+    {%- set types = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- do names.append(dbt.string_literal(column.name | replace("'", "''"))) -%}
+        {%- do types.append(dbt.string_literal(column.dtype | replace("'", "''"))) -%}
     {%- endfor -%}
 
-    {{ return(
-        "select cast(count(*) as varchar) || ':' || md5(cast(count(*) as varchar)"
-        ~ " || ':' || cast(coalesce(sum(cast(fingerprint_hash"
-        ~ " & cast(18446744073709551615 as uhugeint) as ubigint)), 0) as varchar)"
-        ~ " || ':' || cast(coalesce(sum(cast(fingerprint_hash >> 64 as ubigint)), 0) as varchar))"
-        ~ " as fingerprint from (select md5_number(cast(to_json(struct_pack(" ~ fields | join(", ") ~ "))"
-        ~ " as varchar)) as fingerprint_hash from " ~ relation ~ ") as fingerprint_rows"
-    ) }}
+    {#- columns goes as JSON, as the caller gave it, for Python to accept or refuse. -#}
+    {%- set rendered = run_query(
+        "select unnest(dataset_fingerprint_query("
+        ~ dbt.string_literal(relation | string | replace("'", "''"))
+        ~ ", [" ~ names | join(", ") ~ "]::varchar[]"
+        ~ ", [" ~ types | join(", ") ~ "]::varchar[]"
+        ~ ", " ~ dbt.string_literal(tojson(columns) | replace("'", "''")) ~ "))"
+    ).rows[0] -%}
+    {%- if rendered['error'] is not none -%}
+        {{ exceptions.raise_compiler_error(rendered['error']) }}
+    {%- endif -%}
+    {{ return(rendered['query']) }}
 {%- endmacro %}
 
 {% macro default__dataset_fingerprint(relation, columns=none) -%}
     {{ exceptions.raise_compiler_error(
         "dataset_fingerprint has no implementation for adapter '" ~ adapter.type() ~ "': add "
         ~ adapter.type() ~ "__dataset_fingerprint in macros/fingerprint.sql, returning a query "
-        ~ "that yields one varchar '<row count>:<md5 hex>' computed as duckdb__dataset_fingerprint "
-        ~ "does (an order-independent sum of per-row MD5s of a canonical text of each row)."
+        ~ "that yields one varchar '<row count>:<md5 hex>' computed as the query of "
+        ~ "warehouse/fingerprint.py does (an order-independent sum of per-row MD5s of a "
+        ~ "canonical text of each row)."
     ) }}
 {%- endmacro %}

@@ -1,11 +1,14 @@
 """The dbt-duckdb plugin of this project (profiles/profiles.yml, `plugins`).
 
-It does three things inside the dbt process:
+It does these things inside the dbt process:
 
 - registers the DuckDB function `lake_file_inspection(path, source_dir, required_columns,
   decode, known)` on the warehouse's connection, whose cursors share it: the JSON of
   warehouse.lake_inventory.inspect_file, so the model audit.lake_file_inventory and the
   PII policy hook can sort landed files into readable and quarantined in SQL;
+- registers `dataset_fingerprint_query(relation, column_names, column_types,
+  requested_columns)` there too: the fingerprint query warehouse.fingerprint renders, which
+  the macro dataset_fingerprint compiles into SQL, so the query is defined once, in Python;
 - refuses, with one clear message, to open a warehouse another process is writing;
 - publishes export folders atomically (`store`, called by macros/atomic_exports.sql): an
   external model is written to a hidden staging folder beside its final path, then swapped
@@ -24,9 +27,11 @@ from dbt.adapters.duckdb.utils import TargetConfig
 from dbt_common.exceptions import DbtRuntimeError
 
 from warehouse.duckdb_lock import lock_holder, writable
+from warehouse.fingerprint import dataset_fingerprint_query
 from warehouse.lake_inventory import inspection_json
 
 INSPECTION_FUNCTION = "lake_file_inspection"
+FINGERPRINT_QUERY_FUNCTION = "dataset_fingerprint_query"
 
 
 def register_inspection(connection: duckdb.DuckDBPyConnection) -> None:
@@ -47,6 +52,20 @@ def register_inspection(connection: duckdb.DuckDBPyConnection) -> None:
             side_effects=True,
             # known (the previous inspection) is null for a new file: call the function anyway
             null_handling="special",
+        )
+
+
+def register_fingerprint_query(connection: duckdb.DuckDBPyConnection) -> None:
+    """Register dataset_fingerprint_query on `connection` (on a cursor of one that has it:
+    nothing to do)."""
+    varchar = duckdb.sqltype("VARCHAR")
+    # Already in the catalog this cursor shares: nothing to do.
+    with contextlib.suppress(duckdb.CatalogException):
+        connection.create_function(
+            FINGERPRINT_QUERY_FUNCTION,
+            dataset_fingerprint_query,
+            [varchar, duckdb.list_type(varchar), duckdb.list_type(varchar), varchar],
+            duckdb.struct_type({"query": varchar, "error": varchar}),
         )
 
 
@@ -114,6 +133,7 @@ class Plugin(BasePlugin):
         # registering again (and catching DuckDB's "already exists") costs Python time
         # on every node.
         register_inspection(conn)
+        register_fingerprint_query(conn)
 
     def store(self, target_config: TargetConfig) -> None:
         assert target_config.location is not None

@@ -1,4 +1,4 @@
-"""Content fingerprints of tables, identical to the dbt macro `dataset_fingerprint`.
+"""Content fingerprints of tables: the one definition, for Python and the dbt macro alike.
 
 A fingerprint is `"<row count>:<32 hex digits>"`. It does not depend on row order, changes
 when a row is duplicated or any value changes (null, '' and 'NULL' all differ), and is the
@@ -10,13 +10,17 @@ from md5_number's 128-bit integer with `&` and `>>`: the same values as DuckDB's
 md5_number_upper and md5_number_lower (low and high 64 bits), which go through bit strings
 and hash each row twice (a third slower on the M benchmark's tables).
 
-The SQL rendered here must stay character-for-character the SQL of
-macros/fingerprint.sql, so that a fingerprint recorded from Python can be checked in dbt
-and the other way round; tests/python/test_lakehouse.py compiles the macro and compares.
+The query is rendered only here. The dbt macro `dataset_fingerprint` (macros/fingerprint.sql)
+asks for it through the DuckDB function `dataset_fingerprint_query`, which the project's
+dbt-duckdb plugin (warehouse/duckdb_plugin.py) registers on dbt's connection with
+`dataset_fingerprint_query` below as its body: a fingerprint recorded from Python (at
+DuckLake publication) and one computed in dbt (the dataset registry) are the same query
+over the same columns, so each can be checked against the other.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import duckdb
@@ -66,7 +70,7 @@ def relation_columns(connection: duckdb.DuckDBPyConnection, relation: str) -> li
 def select_columns(
     described: Sequence[tuple[str, str]], columns: Sequence[str] | None, relation: str
 ) -> list[tuple[str, str]]:
-    """All columns in table order, or the named ones sorted (as the macro sorts them)."""
+    """All columns in table order, or the named ones sorted (their order does not count)."""
     if columns is None:
         return list(described)
     if isinstance(columns, str) or not columns:
@@ -85,6 +89,36 @@ def select_columns(
     return [(name, types[name]) for name in sorted(columns)]
 
 
+def fingerprint_query(
+    relation: str, described: Sequence[tuple[str, str]], columns: Sequence[str] | None = None
+) -> str:
+    """The fingerprint query of `relation`, whose (name, type) columns are `described`.
+
+    `columns` as for `fingerprint`; a ValueError says why they cannot be fingerprinted.
+    """
+    return fingerprint_sql(relation, select_columns(described, columns, relation))
+
+
+def dataset_fingerprint_query(
+    relation: str, column_names: list[str], column_types: list[str], requested_columns: str
+) -> dict[str, str | None]:
+    """The body of the DuckDB function `dataset_fingerprint_query`, the dbt macro's source.
+
+    `requested_columns` is the macro's `columns` argument as JSON (`null`: all columns), so
+    that what the caller passed, a string by mistake included, is judged here. The result is
+    `{query, error}`, one of them null: the macro raises `error` as a compiler error, which
+    dbt shows as it is. A ValueError raised inside the function would reach the dbt user as
+    DuckDB's "Invalid Input Error: Python exception occurred while executing the UDF", with
+    a Python stack trace, and as a database error rather than one of compilation.
+    """
+    described = list(zip(column_names, column_types, strict=True))
+    try:
+        query = fingerprint_query(relation, described, json.loads(requested_columns))
+    except ValueError as error:
+        return {"query": None, "error": str(error)}
+    return {"query": query, "error": None}
+
+
 def fingerprint(
     connection: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str] | None = None
 ) -> str:
@@ -93,7 +127,7 @@ def fingerprint(
     `columns` restricts it to those columns (taken in sorted order); by default all of them,
     in table order. Column names are part of the fingerprint, so a rename changes it.
     """
-    chosen = select_columns(relation_columns(connection, relation), columns, relation)
-    row = connection.execute(fingerprint_sql(relation, chosen)).fetchone()
+    query = fingerprint_query(relation, relation_columns(connection, relation), columns)
+    row = connection.execute(query).fetchone()
     assert row is not None  # an aggregate without group by always returns one row
     return str(row[0])

@@ -1,7 +1,7 @@
 """Dataset fingerprints (Python and the dbt macro) and publication to DuckLake.
 
 Works on a small DuckDB file made here, not on the full dbt build, so it runs in seconds
-(the macro test runs `dbt compile`, about ten).
+(each of the three macro tests runs `dbt compile`, about ten).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import pytest
 from conftest import REPO_ROOT, run_dbt, warehouse_env
 
 from warehouse import lakehouse
-from warehouse.fingerprint import fingerprint, fingerprint_sql, relation_columns
+from warehouse.duckdb_plugin import register_fingerprint_query
+from warehouse.fingerprint import fingerprint, fingerprint_query, fingerprint_sql, relation_columns
 
 FORMAT = re.compile(r"^\d+:[0-9a-f]{32}$")
 
@@ -183,6 +184,77 @@ def test_dbt_macro_renders_the_same_sql_and_value(tmp_path: Path) -> None:
             fingerprint(connection, "ml.features"),
             fingerprint(connection, "ml.features", ["note", "as_of"]),
         )
+
+
+def test_the_sql_function_renders_the_python_query(connection: duckdb.DuckDBPyConnection) -> None:
+    register_fingerprint_query(connection)
+    register_fingerprint_query(connection.cursor())  # its cursors have it already: no error
+    described = relation_columns(connection, "ml.features")
+
+    def rendered(
+        requested: str, columns: list[tuple[str, str]] = described
+    ) -> tuple[str | None, str | None]:
+        names, kinds = [name for name, _ in columns], [kind for _, kind in columns]
+        row = connection.execute(
+            "select unnest(dataset_fingerprint_query(?, ?, ?, ?))",
+            ["ml.features", names, kinds, requested],
+        ).fetchone()
+        assert row is not None
+        return row[0], row[1]
+
+    assert rendered("null") == (fingerprint_query("ml.features", described), None)
+    assert rendered('["note", "as_of"]') == (
+        fingerprint_query("ml.features", described, ["note", "as_of"]),
+        None,
+    )
+    refusals = {
+        '"note"': "columns must be a non-empty list of column names, got note",
+        "[]": "columns must be a non-empty list of column names, got []",
+        '["note", "note"]': "columns must be distinct, got ['note', 'note']",
+        '["no_such"]': "column no_such is not in ml.features (columns: customer_id, score,",
+    }
+    for requested, message in refusals.items():
+        query, error = rendered(requested)
+        assert query is None
+        assert error is not None and error.startswith(f"dataset_fingerprint: {message}"), error
+    query, error = rendered("null", [("moments", "TIMESTAMP WITH TIME ZONE[]")])
+    assert query is None
+    assert error is not None and error.startswith(
+        "dataset_fingerprint: column moments of ml.features nests a timestamptz"
+    ), error
+
+
+def compile_fingerprint(env: dict[str, str], call: str) -> subprocess.CompletedProcess[str]:
+    """`dbt compile` of one dataset_fingerprint call (`call`: its arguments), which may fail."""
+    inline = f"select ({{{{ dataset_fingerprint({call}) }}}})"
+    return run_dbt(env, "compile", "--quiet", "--inline", inline, check=False)
+
+
+def test_dbt_macro_refuses_a_missing_column_naming_it(tmp_path: Path) -> None:
+    make_warehouse(tmp_path / "warehouse.duckdb")
+    relation = "api.Relation.create(database='warehouse', schema='ml', identifier='features')"
+    result = compile_fingerprint(warehouse_env(tmp_path), f"{relation}, columns=['no_such']")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Compilation Error" in output, output
+    assert (
+        'dataset_fingerprint: column no_such is not in "warehouse"."ml"."features"'
+        " (columns: customer_id, score, weight, amount, note, as_of, seen_at, tags)"
+    ) in output, output
+    assert "Python exception" not in output, output
+
+
+def test_dbt_macro_without_the_plugin_says_what_to_do(tmp_path: Path) -> None:
+    database = make_warehouse(tmp_path / "warehouse.duckdb")
+    env = warehouse_env(tmp_path)
+    env.update(WAREHOUSE_TARGET="analyst", WAREHOUSE_ANALYST_PATH=str(database))
+    relation = "api.Relation.create(database='warehouse', schema='ml', identifier='features')"
+    result = compile_fingerprint(env, relation)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "target 'analyst' does not load the project's dbt-duckdb plugin" in output, output
+    assert "- module: warehouse.duckdb_plugin" in output, output
+    assert "warehouse.fingerprint.fingerprint(connection, relation)" in output, output
 
 
 def rows(table: pa.Table) -> str:
