@@ -1,11 +1,14 @@
 """The dbt-duckdb plugin of this project (profiles/profiles.yml, `plugins`).
 
-It does three things inside the dbt process:
+It does these things inside the dbt process:
 
 - registers the DuckDB function `lake_file_inspection(path, source_dir, required_columns,
   decode, known)` on the warehouse's connection, whose cursors share it: the JSON of
   warehouse.lake_inventory.inspect_file, so the model audit.lake_file_inventory and the
   PII policy hook can sort landed files into readable and quarantined in SQL;
+- registers the DuckDB function `pii_policy_problems(facts)`, the PII policy's rules that
+  need no lineage (warehouse.governance.classification), so the hook check_pii_policy
+  runs the very rules `python -m warehouse.governance.policy` runs;
 - refuses, with one clear message, to open a warehouse another process is writing;
 - publishes export folders atomically (`store`, called by macros/atomic_exports.sql): an
   external model is written to a hidden staging folder beside its final path, then swapped
@@ -25,6 +28,7 @@ from dbt.adapters.duckdb.utils import TargetConfig
 from dbt_common.exceptions import DbtRuntimeError
 
 from warehouse.duckdb_lock import lock_holder, writable
+from warehouse.governance.classification import problems_json
 from warehouse.lake_inventory import inspection_json
 
 INSPECTION_FUNCTION = "lake_file_inspection"
@@ -50,6 +54,20 @@ def register_inspection(connection: duckdb.DuckDBPyConnection) -> None:
             side_effects=True,
             # known (the previous inspection) is null for a new file: call the function anyway
             null_handling="special",
+        )
+
+
+POLICY_FUNCTION = "pii_policy_problems"
+
+
+def register_policy(connection: duckdb.DuckDBPyConnection) -> None:
+    """Register pii_policy_problems(facts varchar) -> varchar[] on `connection` (idempotent)."""
+    with contextlib.suppress(duckdb.CatalogException):
+        connection.create_function(
+            POLICY_FUNCTION,
+            problems_json,
+            [duckdb.sqltype("VARCHAR")],
+            duckdb.list_type(duckdb.sqltype("VARCHAR")),
         )
 
 
@@ -131,6 +149,7 @@ class Plugin(BasePlugin):
         # registering again (and catching DuckDB's "already exists") cost about 0.4 s of a
         # daily run's Python at scale M (bench/RESULTS.md).
         register_inspection(conn)
+        register_policy(conn)
 
     def store(self, target_config: TargetConfig) -> None:
         assert target_config.location is not None
