@@ -1,73 +1,37 @@
 {#
-    The PII policy's checks that need no lineage, run as an on-run-start hook so that every
+    The PII policy's rules that need no lineage, run as an on-run-start hook so that every
     dbt run, build, test, seed and snapshot (by hand, in CI, in Dagster) stops before it
-    writes anything when the classification is incomplete (docs/governance.md):
+    writes anything when the classification is incomplete (docs/governance.md): source
+    columns classified, every column of the lake's files declared, classifications valid,
+    direct identifiers in clear only where an exception says why.
 
-    - every source column is classified: config: {meta: {pii: direct|quasi|none}};
-    - every column in the lake's files is declared in the sources YAML, so a column a feed
-      starts sending fails the build until someone classifies it;
-    - classifications are valid: pseudonymised and pii_exception go with direct,
-      subject_key with quasi;
-    - a mart or ML model holds a direct identifier only as a keyed pseudonym
-      (pseudonymised: true); elsewhere a direct identifier in clear carries a pii_exception
-      saying why (the base views over the raw lake, the quarantine's raw records).
-
-    The lineage rules (a direct identifier that reaches a mart un-pseudonymised without
-    being declared, quasi-identifiers in exports) need the compiled SQL and run in Python:
-    warehouse/governance/policy.py. Returns no SQL.
+    The rules and their messages are defined once, in Python
+    (warehouse/governance/classification.py), which `python -m warehouse.governance.policy`
+    runs too, with the lineage rules: this hook gathers what they read from dbt's graph
+    (each column's meta, where each node is declared, the lake's columns from the lake
+    inventory) and passes it to the DuckDB function pii_policy_problems that the project's
+    plugin registers (warehouse/duckdb_plugin.py). Returns no SQL.
 #}
 {% macro check_pii_policy() -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set levels = ['direct', 'quasi', 'none'] -%}
-    {%- set protected = ['marts', 'ml'] -%}
-    {%- set problems = [] -%}
+    {%- set facts = {'sources': {}, 'nodes': {}, 'landed': {}} -%}
     {#- A file unchanged since the inventory's last run keeps that inspection: only new or
-        changed files' footers are read (at scale M, 0.4 s of every run's start). -#}
+        changed files' footers are read. -#}
     {%- set known_inventory = reusable_lake_inventory(existing_audit_relation('lake_file_inventory')) -%}
     {%- for source in graph.sources.values() if source.package_name == 'ml_warehouse' -%}
-        {%- set where = source.original_file_path ~ ': ' ~ source.source_name ~ '.' ~ source.name -%}
-        {%- for name, column in source.columns.items() -%}
-            {%- if column.meta.get('pii') not in levels -%}
-                {%- do problems.append(where ~ '.' ~ name
-                    ~ ' is not classified: add config: {meta: {pii: direct|quasi|none}}') -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- for name in pii_policy_landed_columns(source, known_inventory) if name not in source.columns -%}
-            {%- do problems.append(where ~ ': the lake\'s files have a column ' ~ name
-                ~ ' that is not declared; declare and classify it before it is used') -%}
-        {%- endfor -%}
+        {%- do facts['sources'].update({source.unique_id: pii_policy_declarations(source)}) -%}
+        {%- set landed = pii_policy_landed_columns(source, known_inventory) -%}
+        {%- if landed is not none -%}
+            {%- do facts['landed'].update({source.unique_id: landed}) -%}
+        {%- endif -%}
     {%- endfor -%}
     {%- for node in graph.nodes.values()
         if node.resource_type in ('model', 'snapshot') and node.package_name == 'ml_warehouse' -%}
-        {%- set yaml_file = (node.patch_path or node.original_file_path).split('://')[-1] -%}
-        {%- set in_protected_layer = node.resource_type == 'model' and node.fqn | length > 2
-            and node.fqn[1] in protected -%}
-        {%- for name, column in node.columns.items() -%}
-            {%- set meta = column.meta -%}
-            {%- set level = meta.get('pii') -%}
-            {%- set where = yaml_file ~ ': ' ~ node.name ~ '.' ~ name -%}
-            {%- if level is not none and level not in levels -%}
-                {%- do problems.append(where ~ ': pii must be direct, quasi or none, not ' ~ level) -%}
-            {%- endif -%}
-            {%- if (meta.get('pseudonymised') or meta.get('pii_exception')) and level != 'direct' -%}
-                {%- do problems.append(where ~ ': pseudonymised and pii_exception go with pii: direct') -%}
-            {%- endif -%}
-            {%- if meta.get('subject_key') and level != 'quasi' -%}
-                {%- do problems.append(where ~ ': subject_key goes with pii: quasi') -%}
-            {%- endif -%}
-            {%- if level == 'direct' and not meta.get('pseudonymised') -%}
-                {%- if in_protected_layer -%}
-                    {%- do problems.append(where ~ ': a mart or ML model may hold a direct identifier '
-                        ~ 'only as a keyed pseudonym (pseudonymise() upstream, pseudonymised: true)') -%}
-                {%- elif not meta.get('pii_exception') -%}
-                    {%- do problems.append(where ~ ': a direct identifier in clear needs '
-                        ~ 'pii_exception: <why it is kept>') -%}
-                {%- endif -%}
-            {%- endif -%}
-        {%- endfor -%}
+        {%- do facts['nodes'].update({node.unique_id: pii_policy_declarations(node)}) -%}
     {%- endfor -%}
+    {%- set problems = pii_policy_problems(facts) -%}
     {%- if problems -%}
         {{ exceptions.raise_compiler_error(
             "PII policy: " ~ problems | length ~ " problem(s); nothing was run (docs/governance.md):\n  - "
@@ -78,9 +42,55 @@
 {%- endmacro %}
 
 {#
-    The columns the lake's files of a source hold (empty when none has landed);
-    `known_inventory` (reusable_lake_inventory, or none) lends unchanged files their
-    inspection.
+    What the policy's rules read of a source, model or snapshot, in the manifest's shape
+    (warehouse/governance/classification.py): where it is declared, its layer, and the meta
+    of each column.
+#}
+{% macro pii_policy_declarations(node) -%}
+    {%- set columns = {} -%}
+    {%- for name, column in node.columns.items() -%}
+        {%- do columns.update({name: {'meta': column.meta}}) -%}
+    {%- endfor -%}
+    {{ return({
+        'package_name': node.package_name,
+        'resource_type': node.resource_type,
+        'name': node.name,
+        'source_name': node.get('source_name'),
+        'original_file_path': node.original_file_path,
+        'patch_path': node.get('patch_path'),
+        'fqn': node.fqn,
+        'columns': columns,
+    }) }}
+{%- endmacro %}
+
+{#
+    The violations of the rules that need no lineage among `facts` (check_pii_policy), as
+    text: the rules run in Python, in the DuckDB function the project's plugin registers.
+#}
+{% macro pii_policy_problems(facts) -%}
+    {{ return(adapter.dispatch('pii_policy_problems', 'ml_warehouse')(facts)) }}
+{%- endmacro %}
+
+{% macro duckdb__pii_policy_problems(facts) -%}
+    {%- set found = run_query(
+        "select unnest(pii_policy_problems("
+        ~ dbt.string_literal(tojson(facts) | replace("'", "''")) ~ ")) as problem"
+    ) -%}
+    {{ return(found.columns[0].values() | list) }}
+{%- endmacro %}
+
+{% macro default__pii_policy_problems(facts) -%}
+    {{ exceptions.raise_compiler_error(
+        "PII policy: its rules run in Python through the project's DuckDB plugin; add "
+        ~ adapter.type() ~ "__pii_policy_problems in macros/pii_policy.sql to run them on "
+        ~ adapter.type()
+    ) }}
+{%- endmacro %}
+
+{#
+    The columns the lake's files of a source hold and the folder read, as
+    {folder, columns}, or none when the source has no lake folder; `known_inventory`
+    (reusable_lake_inventory, or none) lends unchanged files their inspection.
 #}
 {% macro pii_policy_landed_columns(source, known_inventory=none) -%}
     {{ return(adapter.dispatch('pii_policy_landed_columns', 'ml_warehouse')(source, known_inventory)) }}
@@ -91,20 +101,21 @@
         feed dropped in the wrong folder, is quarantined by the run, not a new column. -#}
     {%- set lake_dir = source.meta.get('lake_dir') -%}
     {%- if not lake_dir or source.source_name != 'shop' -%}
-        {{ return([]) }}
+        {{ return(none) }}
     {%- endif -%}
+    {%- set folder = lake_dir ~ '/' ~ source.name -%}
     {%- set described = run_query(
         "select distinct unnest(cast(json_extract(inspection, '$.columns') as varchar[])) as name"
         ~ " from (" ~ lake_file_inspections(
-            source.name, lake_dir ~ '/' ~ source.name, decode=false, known_inventory=known_inventory
+            source.name, folder, decode=false, known_inventory=known_inventory
         ) ~ ")"
         ~ " where json_extract_string(inspection, '$.status') = 'readable' order by name"
     ) -%}
-    {{ return(described.columns[0].values() | list) }}
+    {{ return({'folder': folder, 'columns': described.columns[0].values() | list}) }}
 {%- endmacro %}
 
 {% macro default__pii_policy_landed_columns(source, known_inventory) -%}
     {{ log("PII policy: the lake's columns are compared with the sources YAML on DuckDB only; "
         ~ "add " ~ adapter.type() ~ "__pii_policy_landed_columns in macros/pii_policy.sql", info=true) }}
-    {{ return([]) }}
+    {{ return(none) }}
 {%- endmacro %}

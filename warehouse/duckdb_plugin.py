@@ -9,6 +9,9 @@ It does these things inside the dbt process:
 - registers `dataset_fingerprint_query(relation, column_names, column_types,
   requested_columns)` there too: the fingerprint query warehouse.fingerprint renders, which
   the macro dataset_fingerprint compiles into SQL, so the query is defined once, in Python;
+- registers the DuckDB function `pii_policy_problems(facts)`, the PII policy's rules that
+  need no lineage (warehouse.governance.classification), so the hook check_pii_policy
+  runs the very rules `python -m warehouse.governance.policy` runs;
 - refuses, with one clear message, to open a warehouse another process is writing;
 - publishes export folders atomically (`store`, called by macros/atomic_exports.sql): an
   external model is written to a hidden staging folder beside its final path, then swapped
@@ -28,10 +31,12 @@ from dbt_common.exceptions import DbtRuntimeError
 
 from warehouse.duckdb_lock import lock_holder, writable
 from warehouse.fingerprint import dataset_fingerprint_query
+from warehouse.governance.classification import problems_json
 from warehouse.lake_inventory import inspection_json
 
 INSPECTION_FUNCTION = "lake_file_inspection"
 FINGERPRINT_QUERY_FUNCTION = "dataset_fingerprint_query"
+POLICY_FUNCTION = "pii_policy_problems"
 
 
 def register_inspection(connection: duckdb.DuckDBPyConnection) -> None:
@@ -66,6 +71,17 @@ def register_fingerprint_query(connection: duckdb.DuckDBPyConnection) -> None:
             dataset_fingerprint_query,
             [varchar, duckdb.list_type(varchar), duckdb.list_type(varchar), varchar],
             duckdb.struct_type({"query": varchar, "error": varchar}),
+        )
+
+
+def register_policy(connection: duckdb.DuckDBPyConnection) -> None:
+    """Register pii_policy_problems(facts varchar) -> varchar[] on `connection` (idempotent)."""
+    with contextlib.suppress(duckdb.CatalogException):
+        connection.create_function(
+            POLICY_FUNCTION,
+            problems_json,
+            [duckdb.sqltype("VARCHAR")],
+            duckdb.list_type(duckdb.sqltype("VARCHAR")),
         )
 
 
@@ -134,6 +150,7 @@ class Plugin(BasePlugin):
         # on every node.
         register_inspection(conn)
         register_fingerprint_query(conn)
+        register_policy(conn)
 
     def store(self, target_config: TargetConfig) -> None:
         assert target_config.location is not None

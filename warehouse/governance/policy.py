@@ -13,17 +13,19 @@ Classification lives in the YAML beside each source and model, on the column:
 - `pii_exception: <why>` on a `direct` column deliberately kept in clear outside the marts
   and ML layers (the base views over the raw lake; the quarantine's raw records).
 
-Rules (each violation names the YAML file, the model and column, and what to do):
+Rules (each violation names the YAML file, the model and column, the rule, and what to do):
 
 - source-column-unclassified: every source column has a valid `pii`.
 - lake-column-undeclared: every column in the lake's Parquet files is declared (and so
   classified) in the sources YAML: a new column in a feed fails until someone classifies it.
 - classification-invalid: `pii` is direct, quasi or none; `pseudonymised` and
-  `pii_exception` go with direct, `subject_key` with quasi.
+  `pii_exception` go with direct, `subject_key` with quasi; a direct identifier declared in
+  clear outside the marts and ML layers has a `pii_exception`.
 - direct-pii-unpseudonymised: no column of a mart or ML model (exports included) carries a
-  direct identifier except through a keyed pseudonym. Found by column lineage over the
-  compiled SQL (sqlglot, warehouse.column_lineage): a value hashed with SHA-2 or MD5 in
-  a column declared `pseudonymised: true` counts as pseudonymised from there on.
+  direct identifier except through a keyed pseudonym: neither as declared nor as found by
+  column lineage over the compiled SQL (sqlglot, warehouse.column_lineage), where a value
+  hashed with SHA-2 or MD5 in a column declared `pseudonymised: true` counts as
+  pseudonymised from there on.
 - direct-pii-without-exception: elsewhere, a column carrying a direct identifier in clear is
   declared `pii: direct` with a `pii_exception`.
 - personal-column-unclassified: every model or snapshot column computed from a direct or
@@ -32,8 +34,11 @@ Rules (each violation names the YAML file, the model and column, and what to do)
 - export-quasi-identifier-unprotected: a quasi-identifier in an export is either the subject
   key or one of the quasi-identifiers its `k_anonymous` test generalises.
 
-The dbt hook `check_pii_policy` (macros/pii_policy.sql, on-run-start) checks the first three
-on every run; this module checks all of them (make test runs it, tests/python/test_policy.py).
+The rules that read only the declarations (the first three, and direct-pii-unpseudonymised
+as declared) are defined once, in warehouse.governance.classification: the dbt hook
+`check_pii_policy` (macros/pii_policy.sql, on-run-start) runs them on every dbt command
+through the project's DuckDB plugin, and `check` here runs the same functions and adds the
+lineage rules (make test runs it, tests/python/test_policy.py).
 """
 
 import argparse
@@ -52,24 +57,20 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
 from warehouse.column_lineage import ColumnLineage, LineageError, compiled_manifest
+from warehouse.governance.classification import (
+    LandedColumns,
+    Violation,
+    column_meta,
+    declared_violations,
+    is_export,
+    is_ours,
+    is_protected,
+    where,
+)
 from warehouse.settings import REPO_ROOT, lake_dir
 
-WAREHOUSE_PACKAGE = "ml_warehouse"
-LEVELS = ("direct", "quasi", "none")
-PROTECTED_FOLDERS = ("marts", "ml")  # "a mart or ML model"; ml/exports included
-EXPORT_FOLDER = "exports"
 HASHES = (exp.SHA2, exp.SHA, exp.MD5)
 K_ANONYMITY_TEST = "k_anonymous"
-
-
-@dataclass(frozen=True, order=True)
-class Violation:
-    rule: str
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"[{self.rule}] {self.where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -82,115 +83,20 @@ class Flow:
     key: bool = False  # the subject key itself: personal only where the key is passed on
 
 
-def _meta(column: Mapping[str, Any]) -> Mapping[str, Any]:
-    return column.get("meta") or (column.get("config") or {}).get("meta") or {}
-
-
-def _yaml(node: Mapping[str, Any]) -> str:
-    return (node.get("patch_path") or "").split("://")[-1] or node["original_file_path"]
-
-
-def _ours(node: Mapping[str, Any]) -> bool:
-    return node["package_name"] == WAREHOUSE_PACKAGE
-
-
-def _folder(node: Mapping[str, Any]) -> str:
-    return node["fqn"][1] if len(node["fqn"]) > 2 else ""
-
-
-def is_protected(node: Mapping[str, Any]) -> bool:
-    return node["resource_type"] == "model" and _folder(node) in PROTECTED_FOLDERS
-
-
-def is_export(node: Mapping[str, Any]) -> bool:
-    return node["resource_type"] == "model" and EXPORT_FOLDER in node["fqn"][1:-1]
-
-
-def source_violations(manifest: Mapping[str, Any]) -> list[Violation]:
-    found = []
-    for source in manifest["sources"].values():
-        if not _ours(source):
-            continue
-        for name, column in source["columns"].items():
-            if _meta(column).get("pii") not in LEVELS:
-                found.append(
-                    Violation(
-                        "source-column-unclassified",
-                        f"{source['original_file_path']}: {source['source_name']}."
-                        f"{source['name']}.{name}",
-                        "classify it: config: {meta: {pii: direct|quasi|none}}",
-                    )
-                )
-    return found
-
-
-def lake_violations(manifest: Mapping[str, Any], lake: Path) -> list[Violation]:
-    """Columns in the lake's files that the sources YAML does not declare."""
-    found = []
-    for source in manifest["sources"].values():
-        if not _ours(source):
+def landed_columns(manifest: Mapping[str, Any], lake: Path) -> dict[str, LandedColumns]:
+    """The columns the Parquet files under each source's folder of `lake` hold, by the
+    source's unique id (the dbt hook reads them from the warehouse's lake inventory)."""
+    landed = {}
+    for uid, source in manifest["sources"].items():
+        if not is_ours(source):
             continue
         folder = lake / source["name"]
         files = sorted(folder.glob("*/*.parquet")) if folder.is_dir() else []
-        landed: set[str] = set()
+        columns: set[str] = set()
         for path in files:
-            landed |= set(pq.read_schema(path).names)
-        declared = set(source["columns"])
-        for name in sorted(landed - declared):
-            found.append(
-                Violation(
-                    "lake-column-undeclared",
-                    f"{source['original_file_path']}: {source['source_name']}.{source['name']}",
-                    f"the lake's files ({folder}) have a column {name!r} that is not declared: "
-                    "add it with a description and config: {meta: {pii: direct|quasi|none}} "
-                    "before it is used (a raw record in the quarantine already carries it)",
-                )
-            )
-    return found
-
-
-def declaration_violations(manifest: Mapping[str, Any]) -> list[Violation]:
-    found = []
-    nodes = [
-        n
-        for n in manifest["nodes"].values()
-        if _ours(n) and n["resource_type"] in ("model", "snapshot")
-    ]
-    for node in [*nodes, *(s for s in manifest["sources"].values() if _ours(s))]:
-        for name, column in node["columns"].items():
-            meta = _meta(column)
-            where = f"{_yaml(node)}: {node['name']}.{name}"
-            level = meta.get("pii")
-            problems = []
-            if level is not None and level not in LEVELS:
-                problems.append(f"pii must be one of {', '.join(LEVELS)}, not {level!r}")
-            if meta.get("pseudonymised") and level != "direct":
-                problems.append("pseudonymised goes with pii: direct")
-            if meta.get("pii_exception") and level != "direct":
-                problems.append("pii_exception goes with pii: direct")
-            if meta.get("subject_key") and level != "quasi":
-                problems.append("subject_key goes with pii: quasi")
-            if (
-                level == "direct"
-                and not meta.get("pseudonymised")
-                and node["resource_type"] != "source"
-            ):
-                if node.get("resource_type") == "model" and is_protected(node):
-                    found.append(
-                        Violation(
-                            "direct-pii-unpseudonymised",
-                            where,
-                            "a mart or ML column may hold a direct identifier only as a keyed "
-                            "pseudonym: use {{ pseudonymise(...) }} upstream and declare it "
-                            "pseudonymised: true, or drop the column",
-                        )
-                    )
-                elif not meta.get("pii_exception"):
-                    problems.append(
-                        "a direct identifier in clear needs pii_exception: <why it is kept>"
-                    )
-            found += [Violation("classification-invalid", where, p) for p in problems]
-    return found
+            columns |= set(pq.read_schema(path).names)
+        landed[uid] = LandedColumns(str(folder), frozenset(columns))
+    return landed
 
 
 class PiiTracer:
@@ -224,13 +130,13 @@ class PiiTracer:
             return self._flows[key]
         self._flows[key] = frozenset()  # a cycle (none expected) ends here
         node = self.nodes[uid]
-        meta = _meta(node["columns"].get(column, {}))
+        meta = column_meta(node["columns"].get(column, {}))
         found: set[Flow] = set()
         level = meta.get("pii")
         if level in ("direct", "quasi"):
-            where = f"{node['resource_type']} {node['name']}.{column}"
+            origin = f"{node['resource_type']} {node['name']}.{column}"
             found.add(
-                Flow(where, level, bool(meta.get("pseudonymised")), bool(meta.get("subject_key")))
+                Flow(origin, level, bool(meta.get("pseudonymised")), bool(meta.get("subject_key")))
             )
         if node["resource_type"] in ("model", "snapshot"):
             found |= self._upstream(uid, column)
@@ -246,7 +152,8 @@ class PiiTracer:
             graph = lineage(column, tree, schema=schema, dialect="duckdb", scope=scope)
         except SqlglotError:
             return set()  # a column sqlglot cannot follow (snapshot bookkeeping, to_json)
-        pseudonymised = bool(_meta(self.nodes[uid]["columns"].get(column, {})).get("pseudonymised"))
+        meta = column_meta(self.nodes[uid]["columns"].get(column, {}))
+        pseudonymised = bool(meta.get("pseudonymised"))
         return self._walk(graph, passing=True, hashed=False, pseudonymised=pseudonymised)
 
     def _walk(self, node: Node, *, passing: bool, hashed: bool, pseudonymised: bool) -> set[Flow]:
@@ -322,14 +229,14 @@ def lineage_violations(manifest: Mapping[str, Any]) -> list[Violation]:
     tracer = PiiTracer(manifest)
     found = []
     for uid, node in manifest["nodes"].items():
-        if not _ours(node) or node["resource_type"] not in ("model", "snapshot"):
+        if not is_ours(node) or node["resource_type"] not in ("model", "snapshot"):
             continue
         protected_identifiers = (
             _k_anonymous_identifiers(manifest, uid) if is_export(node) else set()
         )
         for name, column in node["columns"].items():
-            meta = _meta(column)
-            where = f"{_yaml(node)}: {node['name']}.{name}"
+            meta = column_meta(column)
+            at = where(node, name)
             flows = tracer.flows(uid, name) - {
                 f for f in tracer.flows(uid, name) if f.origin.endswith(f" {node['name']}.{name}")
             }
@@ -340,7 +247,7 @@ def lineage_violations(manifest: Mapping[str, Any]) -> list[Violation]:
                 found.append(
                     Violation(
                         "direct-pii-unpseudonymised",
-                        where,
+                        at,
                         f"carries {', '.join(clear)} in clear into a mart or ML model: "
                         "pseudonymise it in staging ({{ pseudonymise(...) }}, declared "
                         "pseudonymised: true) or drop it",
@@ -350,7 +257,7 @@ def lineage_violations(manifest: Mapping[str, Any]) -> list[Violation]:
                 found.append(
                     Violation(
                         "direct-pii-without-exception",
-                        where,
+                        at,
                         f"carries {', '.join(clear)} in clear: declare pii: direct with a "
                         "pii_exception saying why, or pseudonymise it",
                     )
@@ -359,7 +266,7 @@ def lineage_violations(manifest: Mapping[str, Any]) -> list[Violation]:
                 found.append(
                     Violation(
                         "personal-column-unclassified",
-                        where,
+                        at,
                         f"holds a pseudonym of {hashed[0].origin}: declare pii: direct, "
                         "pseudonymised: true",
                     )
@@ -368,7 +275,7 @@ def lineage_violations(manifest: Mapping[str, Any]) -> list[Violation]:
                 found.append(
                     Violation(
                         "personal-column-unclassified",
-                        where,
+                        at,
                         f"is computed from {sorted(f.origin for f in quasi)[0]}: declare "
                         "pii: quasi (or generalise it away)",
                     )
@@ -382,7 +289,7 @@ def lineage_violations(manifest: Mapping[str, Any]) -> list[Violation]:
                 found.append(
                     Violation(
                         "export-quasi-identifier-unprotected",
-                        where,
+                        at,
                         "a quasi-identifier leaves the warehouse here: add it to the "
                         "quasi_identifiers of the export's k_anonymous test (generalised), "
                         "or drop it",
@@ -394,10 +301,10 @@ def lineage_violations(manifest: Mapping[str, Any]) -> list[Violation]:
 def check(
     manifest: Mapping[str, Any], lake: Path | None = None, *, with_lineage: bool = True
 ) -> list[Violation]:
-    """Every violation of the policy, sorted; empty when the project complies."""
-    found = source_violations(manifest) + declaration_violations(manifest)
-    if lake is not None:
-        found += lake_violations(manifest, lake)
+    """Every violation of the policy, sorted; empty when the project complies. Without
+    `lake`, the lake's columns are not compared."""
+    landed = landed_columns(manifest, lake) if lake is not None else {}
+    found = declared_violations(manifest, landed)
     if with_lineage:
         found += lineage_violations(manifest)
     return sorted(set(found))
