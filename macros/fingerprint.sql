@@ -2,7 +2,7 @@
     A content fingerprint of a table, the same value warehouse/fingerprint.py computes
     from Python: both render the identical SQL text, character for character, so a
     fingerprint recorded at publication can be checked from dbt and the other way round.
-    Keep the two in step; tests/python/test_lakehouse.py compares them.
+    Keep the two in step; tests/python/unit/test_lakehouse.py compares them.
 
     Returns a query (no parentheses) that yields one varchar, "<row count>:<32 hex digits>":
         select ({{ dataset_fingerprint(ref('ml_customer_features')) }}) as fingerprint

@@ -12,7 +12,7 @@ and hash each row twice (a third slower on the M benchmark's tables).
 
 The SQL rendered here must stay character-for-character the SQL of
 macros/fingerprint.sql, so that a fingerprint recorded from Python can be checked in dbt
-and the other way round; tests/python/test_lakehouse.py compiles the macro and compares.
+and the other way round; tests/python/unit/test_lakehouse.py compiles the macro and compares.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ Rules (each violation names the YAML file, the model and column, and what to do)
   key or one of the quasi-identifiers its `k_anonymous` test generalises.
 
 The dbt hook `check_pii_policy` (macros/pii_policy.sql, on-run-start) checks the first three
-on every run; this module checks all of them (make test runs it, tests/python/test_policy.py).
+on every run; this module checks all of them (make test runs it,
+tests/python/integration/test_policy.py).
 """
 
 import argparse

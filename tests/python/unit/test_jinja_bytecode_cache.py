@@ -19,13 +19,12 @@ from typing import Any
 import dbt.cli.main
 import jinja2
 import pytest
+from conftest import REPO_ROOT
 from dbt_common.clients.jinja import get_template
 from dbt_common.exceptions import CompilationError
 
 from warehouse import dbt_cli, jinja_bytecode_cache
 from warehouse.settings import DBT_EXECUTABLE
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
