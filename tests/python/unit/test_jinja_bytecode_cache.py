@@ -2,15 +2,13 @@
 
 Every dbt command of this suite runs through `warehouse-dbt` with the cache on, so the
 warehouse the other tests check was built from cached templates after the first command;
-these tests check the cache itself, and that dbt parses the project the same with it.
+these tests check the cache itself. That dbt parses the project the same with it is in
+integration/test_jinja_bytecode_cache_parse.py (two whole parses of the project).
 """
 
 from __future__ import annotations
 
 import gc
-import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +17,10 @@ from typing import Any
 import dbt.cli.main
 import jinja2
 import pytest
-from conftest import REPO_ROOT
 from dbt_common.clients.jinja import get_template
 from dbt_common.exceptions import CompilationError
 
 from warehouse import dbt_cli, jinja_bytecode_cache
-from warehouse.settings import DBT_EXECUTABLE
 
 
 @pytest.fixture
@@ -131,43 +127,3 @@ def test_warehouse_dbt_compiles_through_the_cache_unless_it_is_off(
         finally:
             gc.enable()
     assert compile_methods == ["compile", "compile_through_cache"]
-
-
-def without_timestamps(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_timestamps(v) for k, v in value.items() if k != "created_at"}
-    if isinstance(value, list):
-        return [without_timestamps(v) for v in value]
-    return value
-
-
-def parse(cache: Path, target: Path) -> dict[str, Any]:
-    """`warehouse-dbt parse` from scratch; the manifest without what differs on every run."""
-    env = {
-        **os.environ,
-        jinja_bytecode_cache.SETTING: str(cache),
-        "DBT_PROFILES_DIR": str(REPO_ROOT / "profiles"),
-        "DBT_TARGET_PATH": str(target),
-        "DBT_LOG_PATH": str(target / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "WAREHOUSE_DUCKDB_PATH": str(target / "unused.duckdb"),
-    }
-    subprocess.run(
-        [str(DBT_EXECUTABLE), "parse", "--no-partial-parse", "--quiet"],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-    )
-    manifest = json.loads((target / "manifest.json").read_text())
-    manifest.pop("metadata")  # invocation id, generation time
-    return without_timestamps(manifest)
-
-
-def test_dbt_parses_the_project_the_same_from_a_cold_and_a_warm_cache(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    cold = parse(cache, tmp_path / "cold")
-    written = entries(cache)
-    assert len(written) > 300  # dbt's, the adapter's and this project's templates
-    warm = parse(cache, tmp_path / "warm")
-    assert entries(cache) == written  # everything the second parse compiled was read back
-    assert warm == cold
