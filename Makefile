@@ -11,8 +11,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: help install manifest run test test-slow bench lint format ui docs dataset lineage clean browser \
-	screenshot backup restore read-copy
+.PHONY: help install manifest run test test-unit test-slow bench lint format ui docs dataset lineage \
+	clean browser screenshot backup restore read-copy
 
 help:  ## list the targets with one line each (this list)
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
@@ -37,7 +37,8 @@ $(INSTALLED): requirements.lock pyproject.toml
 
 # The dbt manifest Dagster's asset definitions are read from, parsed when older than the
 # project's files (warehouse/manifest.py). make run does it first, the test suite when
-# pytest starts; the UI's development server (make ui) parses on every load.
+# pytest starts a run with tests that load the definitions (tests/python/conftest.py); the
+# UI's development server (make ui) parses on every load.
 manifest: $(INSTALLED)  ## parse the dbt project Dagster loads, when its manifest is stale
 	$(BIN)/python -m warehouse.manifest
 
@@ -49,7 +50,8 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp orchestration/dagster.yaml $@
 
-# Headless Chromium and its WebDriver for the browser test (tests/python/test_ui_browser.py).
+# Headless Chromium and its WebDriver for the browser test
+# (tests/python/integration/test_ui_browser.py).
 # Installed from Debian's packages where apt works; never fails the test run: without them
 # the browser test skips and says why.
 browser:  ## install headless Chromium for the browser test, where apt works
@@ -67,6 +69,11 @@ run: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml manifest  ## generate the sample 
 test: $(INSTALLED) browser  ## the test suite: builds its own lake and warehouse in a temporary folder
 	$(BIN)/python -m pytest -m "not very_slow"
 
+# The loop while editing: the unit tests build no lake or warehouse through dbt. make test
+# runs them too, with the integration tests (tests/python/integration).
+test-unit: $(INSTALLED)  ## the unit tests only (tests/python/unit): no dbt build, the fast loop
+	$(BIN)/python -m pytest tests/python/unit
+
 test-slow: $(INSTALLED)  ## the tests too long for make test (the run-order invariance test; CI runs both)
 	$(BIN)/python -m pytest -m very_slow
 
@@ -80,7 +87,8 @@ bench: $(INSTALLED)  ## speed and memory against plain DuckDB (BENCH_SCALES=S,M 
 
 # Refresh the docs' screenshots (docs/images/) with the browser test.
 screenshot: $(INSTALLED) browser  ## refresh the docs' screenshots of the Dagster UI (docs/images/)
-	UI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/python/test_ui_browser.py
+	UI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q \
+		tests/python/integration/test_ui_browser.py
 
 lint: $(INSTALLED)  ## ruff and sqlfluff
 	@mkdir -p data/exports

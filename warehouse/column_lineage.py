@@ -7,9 +7,9 @@ It reads dbt's compiled SQL (`dbt compile` first, into target/lineage/, unless -
 points at a manifest that has it) and follows the column model by model with sqlglot's
 lineage, which knows DuckDB's dialect: in each model's SQL the relations it reads are
 replaced by placeholders whose columns come from the manifest (every column is documented,
-tests/python/test_docs.py), so `select *` expands as in the warehouse. The answer is the
-columns whose values flow into the column; columns used only to filter or join rows (an
-order's status, the as-of window) are not listed.
+tests/python/integration/test_docs.py), so `select *` expands as in the warehouse. The
+answer is the columns whose values flow into the column; columns used only to filter or
+join rows (an order's status, the as-of window) are not listed.
 """
 
 import argparse

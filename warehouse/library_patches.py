@@ -12,7 +12,7 @@ breaks it; after an upgrade, run that test before anything else.
    objects (the manifest, a Jinja context per node) mostly live until it exits, and the
    collector kept walking them, stopping every thread. Reference counting still frees
    everything outside a cycle; peak memory is DuckDB's buffer either way.
-   Test: tests/python/test_dbt_cli.py (the collector is off when dbt's `cli` runs, and
+   Test: tests/python/unit/test_dbt_cli.py (the collector is off when dbt's `cli` runs, and
    arguments, output and exit codes are plain dbt's).
 
 2. **dagster-dbt 0.29.27: `DbtCliResource` without two start-up costs per step.**
@@ -23,7 +23,7 @@ breaks it; after an upgrade, run that test before anything else.
    dbt exits (orchestration/lib/dbt_build.py), since DuckDB lets no other process open the
    warehouse while dbt writes it. `SkipDbtCliStartup` answers the version from the
    installed dbt-core (the venv's dbt is the one that runs) and builds no adapter.
-   Test: tests/python/test_library_patches.py (dagster-dbt still calls both, and the
+   Test: tests/python/unit/test_library_patches.py (dagster-dbt still calls both, and the
    resource answers them without a subprocess or an adapter).
 
 Not a patch, so not here: dagster-dbt's own copy of dbt's partial-parse state into each

@@ -16,7 +16,7 @@
     window always finds it.
 #}
 {#- The window's macros by their package name: this test also runs in projects that install
-    the warehouse as a package (tests/python/fixtures/generic_tests). #}
+    the warehouse as a package (tests/python/integration/fixtures/generic_tests). #}
 {% test unique_combination_of_columns(model, combination_of_columns, partition_column=none) %}
 {%- set key = combination_of_columns | join(', ') -%}
 {%- set narrowed = partition_column is not none and ml_warehouse.min_date_is_set() -%}

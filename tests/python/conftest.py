@@ -1,4 +1,6 @@
-"""Shared fixtures: a lake and warehouse built from generated data in a temporary folder.
+"""Shared by both folders of the suite: unit/ (seconds a test, no dbt build: `make
+test-unit`) and integration/ (lakes and warehouses built through dbt). Fixtures: a lake and
+warehouse built from generated data in a temporary folder.
 
 Nothing here touches data/ or target/ of the checkout, so the suite can run beside
 `make run` and never depends on what an earlier run left behind.
@@ -27,6 +29,22 @@ from warehouse import manifest
 from warehouse.settings import DBT_EXECUTABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+UNIT_TESTS = Path(__file__).parent / "unit"
+# The unit modules that load the Dagster code location, which reads the dbt manifest; the
+# other unit modules need no manifest, so a run of only those parses nothing.
+UNIT_MANIFEST_READERS = (UNIT_TESTS / "test_dagster.py", UNIT_TESTS / "test_layout.py")
+
+
+def reads_the_manifest(config: pytest.Config) -> bool:
+    """Whether the paths pytest was given hold a test that loads the Dagster definitions:
+    any outside unit/ (integration/, the whole suite), or a unit module listed above."""
+    for arg in config.args:
+        selected = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if not selected.is_relative_to(UNIT_TESTS) or any(
+            module.is_relative_to(selected) for module in UNIT_MANIFEST_READERS
+        ):
+            return True
+    return False
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,9 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("WAREHOUSE_MONITORING", "off")
     # The suite builds target ci, which refuses the development salt (macros/guard_salt.sql).
     os.environ.setdefault("WAREHOUSE_PII_SALT", "test-suite-salt-not-a-secret")
-    # The test modules load the Dagster definitions, which read the dbt manifest: parsed
-    # here when stale, once, by the controller before any worker starts (`make manifest`).
-    if not hasattr(config, "workerinput"):
+    # The Dagster definitions read the dbt manifest: parsed here when stale, once, by the
+    # controller before any worker starts (`make manifest`), and only for a run that loads them.
+    if not hasattr(config, "workerinput") and reads_the_manifest(config):
         manifest.prepare()
 
 
@@ -236,11 +254,18 @@ def uses_session_warehouse(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Warn when a module uses the session warehouse but SESSION_WAREHOUSE_MODULES does not
-    list it: the other worker would build the warehouse again (slower, still correct)."""
-    unlisted = {item.path.name for item in items if uses_session_warehouse(item)}
-    unlisted -= SESSION_WAREHOUSE_MODULES
+    list it: the other worker would build the warehouse again (slower, still correct); and
+    when it is a unit module, whose folder is the loop that builds no warehouse."""
+    using = {item.path for item in items if uses_session_warehouse(item)}
+    unlisted = {path.name for path in using} - SESSION_WAREHOUSE_MODULES
     if unlisted:
         warnings.warn(
             f"add {', '.join(sorted(unlisted))} to SESSION_WAREHOUSE_MODULES in conftest.py",
+            stacklevel=1,
+        )
+    misplaced = {path.name for path in using if path.is_relative_to(UNIT_TESTS)}
+    if misplaced:
+        warnings.warn(
+            f"{', '.join(sorted(misplaced))} builds the session warehouse: move it to integration/",
             stacklevel=1,
         )

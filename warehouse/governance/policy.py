@@ -38,7 +38,7 @@ The rules that read only the declarations (the first three, and direct-pii-unpse
 as declared) are defined once, in warehouse.governance.classification: the dbt hook
 `check_pii_policy` (macros/pii_policy.sql, on-run-start) runs them on every dbt command
 through the project's DuckDB plugin, and `check` here runs the same functions and adds the
-lineage rules (make test runs it, tests/python/test_policy.py).
+lineage rules (make test runs it, tests/python/integration/test_policy.py).
 """
 
 import argparse

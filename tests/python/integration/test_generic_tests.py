@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from conftest import REPO_ROOT
+
 FIXTURE = Path(__file__).parent / "fixtures" / "generic_tests"
 OUR_GENERIC_TESTS = {path.stem for path in (REPO_ROOT / "tests" / "generic").glob("*.sql")}
 

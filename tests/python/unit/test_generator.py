@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import REPO_ROOT
 
 from generator import defects as defects_module
 from generator.__main__ import main
@@ -31,7 +32,6 @@ CUSTOMERS = 2000
 START = dt.date(2026, 3, 1)
 DAYS = 10
 DRIFT_DAY = DAYS // 2
-REPO = Path(__file__).resolve().parents[2]
 
 KEYS = {
     "customers": ("customer_id", "updated_at"),
@@ -450,7 +450,7 @@ def test_module_entry_point_prints_one_progress_line_per_day(tmp_path: Path) -> 
     argv += ["--days", "2", "--out", str(tmp_path / "lake")]
     done = subprocess.run(
         [sys.executable, "-m", "generator", *argv],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=True,
