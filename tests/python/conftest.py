@@ -32,7 +32,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 UNIT_TESTS = Path(__file__).parent / "unit"
 # The unit modules that load the Dagster code location, which reads the dbt manifest; the
 # other unit modules need no manifest, so a run of only those parses nothing.
-UNIT_MANIFEST_READERS = (UNIT_TESTS / "test_dagster.py", UNIT_TESTS / "test_layout.py")
+UNIT_MANIFEST_READERS = (
+    UNIT_TESTS / "test_dagster.py",
+    UNIT_TESTS / "test_layout.py",
+    UNIT_TESTS / "test_library_patches.py",
+)
 
 
 def reads_the_manifest(config: pytest.Config) -> bool:
