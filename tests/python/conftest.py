@@ -21,9 +21,6 @@ from typing import Any
 
 import duckdb
 import pytest
-from xdist.remote import Producer
-from xdist.scheduler import LoadFileScheduling
-from xdist.workermanage import WorkerController
 
 from warehouse import manifest
 from warehouse.settings import DBT_EXECUTABLE
@@ -189,66 +186,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     yield build_sample_warehouse(root, SAMPLE["backfill_days"], DAILY_RUNS)
 
 
-# The modules that use the session `warehouse` fixture. xdist hands them to one worker as one
-# unit (SessionWarehouseScheduling), so the warehouse, minutes of dbt, is built once a run and
-# not once a worker. Not one build shared by both workers: the warehouse records the lake's
-# absolute file paths (a copy elsewhere would still name the original's files), and any dbt
-# command on it locks the file against the other worker's readers.
-SESSION_WAREHOUSE_MODULES = frozenset(
-    {
-        "test_access.py",
-        "test_audit_trail.py",
-        "test_column_lineage.py",
-        "test_docs.py",
-        "test_ml_tables.py",
-        "test_policy.py",
-        "test_quality_gates.py",
-        "test_retention.py",
-        "test_salt_rotation.py",
-        "test_versioning.py",
-        "test_warehouse_build.py",
-    }
-)
-SESSION_WAREHOUSE_UNIT = "session warehouse"
-# Work units in the order they start, longest first (measured with --durations, seconds on a
-# slow hour): a long unit started last would leave the other worker idle at the end. Units
-# not named here follow, in xdist's order.
-LONGEST_FIRST = (
-    SESSION_WAREHOUSE_UNIT,  # ~1500: the build (~330) and eleven modules
-    "test_dagster_runs.py",  # ~880
-    "test_reliability_faults.py",  # ~430
-    "test_erasure.py",  # ~330
-    "test_bench.py",  # ~230
-    "test_code_quality.py",  # ~145 (sqlfluff)
-)
-
-
-class SessionWarehouseScheduling(LoadFileScheduling):
-    """--dist loadfile, but with the session warehouse's modules as one unit, longest first."""
-
-    def _split_scope(self, nodeid: str) -> str:
-        module = super()._split_scope(nodeid)
-        return SESSION_WAREHOUSE_UNIT if Path(module).name in SESSION_WAREHOUSE_MODULES else module
-
-    def _assign_work_unit(self, node: WorkerController) -> None:
-        def rank(scope: str) -> int:
-            name = Path(scope).name
-            return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-        # xdist assigns the unit at the front of its queue
-        self.workqueue.move_to_end(min(self.workqueue, key=rank), last=False)
-        super()._assign_work_unit(node)
-
-
-@pytest.hookimpl(optionalhook=True, tryfirst=True)
-def pytest_xdist_make_scheduler(
-    config: pytest.Config, log: Producer
-) -> SessionWarehouseScheduling | None:
-    if config.getvalue("dist") != "loadfile":
-        return None
-    return SessionWarehouseScheduling(config, log)
-
-
 def uses_session_warehouse(item: pytest.Item) -> bool:
     """Whether the test needs this file's `warehouse` (a module may define its own)."""
     info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the item's fixtures
@@ -257,16 +194,9 @@ def uses_session_warehouse(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Warn when a module uses the session warehouse but SESSION_WAREHOUSE_MODULES does not
-    list it: the other worker would build the warehouse again (slower, still correct); and
-    when it is a unit module, whose folder is the loop that builds no warehouse."""
+    """Warn when a unit module uses the session warehouse: its folder is the loop that
+    builds no warehouse."""
     using = {item.path for item in items if uses_session_warehouse(item)}
-    unlisted = {path.name for path in using} - SESSION_WAREHOUSE_MODULES
-    if unlisted:
-        warnings.warn(
-            f"add {', '.join(sorted(unlisted))} to SESSION_WAREHOUSE_MODULES in conftest.py",
-            stacklevel=1,
-        )
     misplaced = {path.name for path in using if path.is_relative_to(UNIT_TESTS)}
     if misplaced:
         warnings.warn(
