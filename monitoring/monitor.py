@@ -47,8 +47,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse.code_version import git_commit
 from warehouse.duckdb_lock import writable
-from warehouse.settings import git_commit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OVERLAY = REPO_ROOT / "monitoring"

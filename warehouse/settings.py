@@ -8,10 +8,11 @@ docs/configuration.md lists the variables.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+from warehouse.code_version import git_commit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILES_DIR = REPO_ROOT / "profiles"
@@ -41,31 +42,6 @@ def duckdb_path(env: Mapping[str, str] = os.environ) -> Path:
 
 def exports_dir(env: Mapping[str, str] = os.environ) -> Path:
     return Path(env.get("WAREHOUSE_EXPORTS_DIR", data_dir(env) / "exports")).resolve()
-
-
-def git_commit() -> str:
-    """The checkout's commit, marked -dirty when it has uncommitted changes, or 'unknown'."""
-    read_only = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # git status must not touch .git
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=REPO_ROOT,
-            env=read_only,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
-            env=read_only,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
 
 
 def pinned_environment(base: Mapping[str, str]) -> dict[str, str]:
