@@ -6,7 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# git finds the checkout from any folder inside it: this package's own.
+CHECKOUT_FOLDER = Path(__file__).resolve().parent
 
 
 def git_commit() -> str:
@@ -15,7 +16,7 @@ def git_commit() -> str:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=REPO_ROOT,
+            cwd=CHECKOUT_FOLDER,
             env=read_only,
             capture_output=True,
             text=True,
@@ -23,7 +24,7 @@ def git_commit() -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
+            cwd=CHECKOUT_FOLDER,
             env=read_only,
             capture_output=True,
             text=True,
