@@ -28,6 +28,7 @@ import duckdb
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
 from dbt_common.exceptions import DbtRuntimeError
+from duckdb.sqltypes import DuckDBPyType
 
 from warehouse.duckdb_lock import lock_holder, writable
 from warehouse.fingerprint import dataset_fingerprint_query
@@ -39,50 +40,51 @@ FINGERPRINT_QUERY_FUNCTION = "dataset_fingerprint_query"
 POLICY_FUNCTION = "pii_policy_problems"
 
 
-def register_inspection(connection: duckdb.DuckDBPyConnection) -> None:
-    """Register lake_file_inspection on `connection` (idempotent)."""
-    # Already registered on this connection: nothing to do.
+def _create_function(
+    connection: duckdb.DuckDBPyConnection,
+    name: str,
+    function: Any,
+    parameters: list[DuckDBPyType],
+    returns: DuckDBPyType,
+    **options: Any,
+) -> None:
+    """Create the Python function `name` on `connection`. On a cursor of a connection that
+    has it already, DuckDB raises CatalogException: its cursors share the catalog, so there
+    is nothing to do."""
     with contextlib.suppress(duckdb.CatalogException):
-        connection.create_function(
-            INSPECTION_FUNCTION,
-            inspection_json,
-            [
-                duckdb.sqltype("VARCHAR"),
-                duckdb.sqltype("VARCHAR"),
-                duckdb.list_type(duckdb.sqltype("VARCHAR")),
-                duckdb.sqltype("BOOLEAN"),
-                duckdb.sqltype("VARCHAR"),
-            ],
-            duckdb.sqltype("VARCHAR"),
-            side_effects=True,
-            # known (the previous inspection) is null for a new file: call the function anyway
-            null_handling="special",
-        )
+        connection.create_function(name, function, parameters, returns, **options)
+
+
+def register_inspection(connection: duckdb.DuckDBPyConnection) -> None:
+    varchar = duckdb.sqltype("VARCHAR")
+    _create_function(
+        connection,
+        INSPECTION_FUNCTION,
+        inspection_json,
+        [varchar, varchar, duckdb.list_type(varchar), duckdb.sqltype("BOOLEAN"), varchar],
+        varchar,
+        side_effects=True,
+        # known (the previous inspection) is null for a new file: call the function anyway
+        null_handling="special",
+    )
 
 
 def register_fingerprint_query(connection: duckdb.DuckDBPyConnection) -> None:
-    """Register dataset_fingerprint_query on `connection` (on a cursor of one that has it:
-    nothing to do)."""
     varchar = duckdb.sqltype("VARCHAR")
-    # Already in the catalog this cursor shares: nothing to do.
-    with contextlib.suppress(duckdb.CatalogException):
-        connection.create_function(
-            FINGERPRINT_QUERY_FUNCTION,
-            dataset_fingerprint_query,
-            [varchar, duckdb.list_type(varchar), duckdb.list_type(varchar), varchar],
-            duckdb.struct_type({"query": varchar, "error": varchar}),
-        )
+    _create_function(
+        connection,
+        FINGERPRINT_QUERY_FUNCTION,
+        dataset_fingerprint_query,
+        [varchar, duckdb.list_type(varchar), duckdb.list_type(varchar), varchar],
+        duckdb.struct_type({"query": varchar, "error": varchar}),
+    )
 
 
 def register_policy(connection: duckdb.DuckDBPyConnection) -> None:
-    """Register pii_policy_problems(facts varchar) -> varchar[] on `connection` (idempotent)."""
-    with contextlib.suppress(duckdb.CatalogException):
-        connection.create_function(
-            POLICY_FUNCTION,
-            problems_json,
-            [duckdb.sqltype("VARCHAR")],
-            duckdb.list_type(duckdb.sqltype("VARCHAR")),
-        )
+    varchar = duckdb.sqltype("VARCHAR")
+    _create_function(
+        connection, POLICY_FUNCTION, problems_json, [varchar], duckdb.list_type(varchar)
+    )
 
 
 def staging_folder(final: Path, token: str) -> Path:
