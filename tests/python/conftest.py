@@ -27,25 +27,6 @@ from warehouse.settings import DBT_EXECUTABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UNIT_TESTS = Path(__file__).parent / "unit"
-# The unit modules that load the Dagster code location, which reads the dbt manifest; the
-# other unit modules need no manifest, so a run of only those parses nothing.
-UNIT_MANIFEST_READERS = (
-    UNIT_TESTS / "test_dagster.py",
-    UNIT_TESTS / "test_layout.py",
-    UNIT_TESTS / "test_library_patches.py",
-)
-
-
-def reads_the_manifest(config: pytest.Config) -> bool:
-    """Whether the paths pytest was given hold a test that loads the Dagster definitions:
-    any outside unit/ (integration/, the whole suite), or a unit module listed above."""
-    for arg in config.args:
-        selected = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        if not selected.is_relative_to(UNIT_TESTS) or any(
-            module.is_relative_to(selected) for module in UNIT_MANIFEST_READERS
-        ):
-            return True
-    return False
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,9 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("WAREHOUSE_MONITORING", "off")
     # The suite builds target ci, which refuses the development salt (macros/guard_salt.sql).
     os.environ.setdefault("WAREHOUSE_PII_SALT", "test-suite-salt-not-a-secret")
-    # The Dagster definitions read the dbt manifest: parsed here when stale, once, by the
-    # controller before any worker starts (`make manifest`), and only for a run that loads them.
-    if not hasattr(config, "workerinput") and reads_the_manifest(config):
+    # The Dagster definitions read the dbt manifest: parsed here when stale (a check of file
+    # times otherwise), once, by the controller before any worker starts (`make manifest`).
+    if not hasattr(config, "workerinput"):
         manifest.prepare()
 
 
