@@ -37,8 +37,8 @@ $(INSTALLED): requirements.lock pyproject.toml
 
 # The dbt manifest Dagster's asset definitions are read from, parsed when older than the
 # project's files (warehouse/manifest.py). make run does it first, the test suite when
-# pytest starts a run with tests that load the definitions (tests/python/conftest.py); the
-# UI's development server (make ui) parses on every load.
+# pytest starts (tests/python/conftest.py); the UI's development server (make ui) parses on
+# every load.
 manifest: $(INSTALLED)  ## parse the dbt project Dagster loads, when its manifest is stale
 	$(BIN)/python -m warehouse.manifest
 

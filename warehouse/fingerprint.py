@@ -8,7 +8,7 @@ DuckDB's hash(), which is not promised stable), and the two 64-bit halves of the
 summed over all rows; the count and both sums are hashed once more. The halves are cut
 from md5_number's 128-bit integer with `&` and `>>`: the same values as DuckDB's
 md5_number_upper and md5_number_lower (low and high 64 bits), which go through bit strings
-and hash each row twice (a third slower on the M benchmark's tables).
+and hash each row twice.
 
 The query is rendered only here. The dbt macro `dataset_fingerprint` (macros/fingerprint.sql)
 asks for it through the DuckDB function `dataset_fingerprint_query`, which the project's

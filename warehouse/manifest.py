@@ -3,11 +3,10 @@ older than a file of the dbt project, before the definitions load.
 
     python -m warehouse.manifest      # `make manifest`; `make run` does it first
 
-The test suite does the same when pytest starts a run with tests that load the definitions
-(tests/python/conftest.py); `dagster dev` parses on every load instead
-(orchestration/project.py), so edits show up there without this step. dbt writes into a
-fresh folder and the manifest is then moved into place in one step, so processes loading
-the definitions at the same time never read half a file.
+The test suite does the same when pytest starts (tests/python/conftest.py); `dagster dev`
+parses on every load instead (orchestration/project.py), so edits show up there without
+this step. dbt writes into a fresh folder and the manifest is then moved into place in one
+step, so processes loading the definitions at the same time never read half a file.
 """
 
 from __future__ import annotations
