@@ -9,27 +9,6 @@
     file has (e.g. preferred_language before the feed sent it) reads as null.
 #}
 
-{# The lake folder of each shop source, from the sources YAML: {name: folder}. #}
-{% macro lake_source_folders() -%}
-    {%- set folders = {} -%}
-    {%- if execute -%}
-        {%- for source in graph.sources.values()
-            if source.package_name == 'ml_warehouse' and source.source_name == 'shop' -%}
-            {%- do folders.update({source.name: source.meta.get('lake_dir', 'data/lake') ~ '/' ~ source.name}) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {{ return(folders) }}
-{%- endmacro %}
-
-{# The columns a file of the source must have: its natural key, without bookkeeping columns. #}
-{% macro lake_required_columns(source_name) -%}
-    {%- set required = [] -%}
-    {%- for column in shop_natural_keys()[source_name] if not column.startswith('_') -%}
-        {%- do required.append(column) -%}
-    {%- endfor -%}
-    {{ return(required) }}
-{%- endmacro %}
-
 {# A table of the audit schema as the warehouse holds it now, or none (hooks cannot ref()). #}
 {% macro existing_audit_relation(identifier) -%}
     {{ return(adapter.get_relation(
@@ -40,14 +19,14 @@
 {#
     The lake inventory whose inspections a run may reuse (`known_inventory` below), or none:
     on a --full-refresh every file is inspected again, and so is every file of an
-    inventory built before files had a modification time and an inspection time.
+    inventory built before files had a modification time, an inspection time and a system.
 #}
 {% macro reusable_lake_inventory(relation) -%}
     {%- if flags.FULL_REFRESH or relation is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
-    {%- if 'modified_at' not in columns or 'inspected_at' not in columns -%}
+    {%- if 'modified_at' not in columns or 'inspected_at' not in columns or 'source_system' not in columns -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(relation) }}
@@ -58,17 +37,19 @@
     `inspection`. `known_inventory` (a previous lake_file_inventory, or none) lends each
     unchanged file its previous inspection (warehouse/lake_inventory.py says why).
 #}
-{% macro lake_file_inspections(source_name, folder, decode=true, known_inventory=none) -%}
-    {{ return(adapter.dispatch('lake_file_inspections', 'ml_warehouse')(source_name, folder, decode, known_inventory)) }}
+{% macro lake_file_inspections(source, decode=true, known_inventory=none) -%}
+    {{ return(adapter.dispatch('lake_file_inspections', 'ml_warehouse')(source, decode, known_inventory)) }}
 {%- endmacro %}
 
-{% macro duckdb__lake_file_inspections(source_name, folder, decode, known_inventory) -%}
+{% macro duckdb__lake_file_inspections(source, decode, known_inventory) -%}
+    {%- set folder = lake_folder(source) -%}
     {%- set required = [] -%}
-    {%- for column in lake_required_columns(source_name) -%}
+    {%- for column in lake_contract(source).required_columns -%}
         {%- do required.append(dbt.string_literal(column)) -%}
     {%- endfor -%}
     select
-        '{{ source_name }}' as source_name,
+        {{ dbt.string_literal(source.source_name) }} as source_system,
+        {{ dbt.string_literal(source.name) }} as source_name,
         lake_file_inspection(
             landed.file,
             {{ dbt.string_literal(folder | replace("'", "''")) }},
@@ -92,13 +73,15 @@
                     'modified_us', epoch_us(modified_at)
                 ) as inspection
             from {{ known_inventory }}
-            where source_name = '{{ source_name }}'
+            where
+                source_system = {{ dbt.string_literal(source.source_name) }}
+                and source_name = {{ dbt.string_literal(source.name) }}
         ) as known
             on landed.file = known.file_path
     {%- endif %}
 {%- endmacro %}
 
-{% macro default__lake_file_inspections(source_name, folder, decode, known_inventory) -%}
+{% macro default__lake_file_inspections(source, decode, known_inventory) -%}
     {{ exceptions.raise_compiler_error(
         "lake_file_inspections has no implementation for adapter '" ~ adapter.type() ~ "': add "
         ~ adapter.type() ~ "__lake_file_inspections in macros/lake_files.sql"
@@ -132,25 +115,26 @@
 {%- endmacro %}
 
 {% macro duckdb__readable_lake_files(source_relation, inventory) -%}
-    {%- set source_name = source_relation.identifier -%}
     {%- set declared = [] -%}
     {%- set files = [] -%}
     {%- set present = [] -%}
-    {%- if execute and load_relation(inventory) is none -%}
-        {#- Compiling before the first build (dbt compile, lineage, linting): the inventory is
-            built first in every run, so only SQL that is never run reads the glob. -#}
+    {%- set built = load_relation(inventory) if execute else none -%}
+    {%- if execute and (built is none
+        or 'source_system' not in adapter.get_columns_in_relation(built) | map(attribute='name') | list) -%}
+        {#- Compiling before the first build (dbt compile, lineage, linting), or against a
+            warehouse built by an older version: the inventory is built first in every run,
+            so only SQL that is never run reads the glob. -#}
         {{ return(source_relation) }}
     {%- endif -%}
     {%- if execute -%}
-        {%- for source in graph.sources.values()
-            if source.package_name == 'ml_warehouse' and source.source_name == 'shop'
-                and source.name == source_name -%}
-            {%- for name in source.columns -%}
-                {%- do declared.append(name) -%}
-            {%- endfor -%}
+        {%- set source = lake_source_of_relation(source_relation) -%}
+        {%- for name in source.columns -%}
+            {%- do declared.append(name) -%}
         {%- endfor -%}
-        {%- set readable = "from " ~ inventory ~ " where source_name = '" ~ source_name
-            ~ "' and status = 'readable' and " ~ ingest_window('ingest_date') -%}
+        {%- set readable = "from " ~ inventory
+            ~ " where source_system = " ~ dbt.string_literal(source.source_name)
+            ~ " and source_name = " ~ dbt.string_literal(source.name)
+            ~ " and status = 'readable' and " ~ ingest_window('ingest_date') -%}
         {%- for path in run_query("select file_path " ~ readable ~ " order by file_path").columns[0].values() -%}
             {%- do files.append(dbt.string_literal(path | replace("'", "''"))) -%}
         {%- endfor -%}
@@ -167,7 +151,7 @@
                     cast(null as {{ dbt.type_string() }}) as {{ name }}
                 {%- endfor %}
             from read_parquet(
-                /* lake source: shop.{{ source_name }} */
+                /* lake source: {{ source_relation.schema }}.{{ source_relation.identifier }} */
                 [{{ files | join(', ') }}],
                 hive_partitioning = true,
                 hive_types = {'ingest_date': 'date'},
@@ -205,7 +189,8 @@
         {{ return('') }}
     {%- endif -%}
     {%- set quarantined = run_query(
-        "select source_name, file_path, error from " ~ relation ~ " order by source_name, file_path"
+        "select source_system || '.' || source_name, file_path, error from " ~ relation
+        ~ " order by source_system, source_name, file_path"
     ) -%}
     {%- if quarantined.rows | length == 0 -%}
         {{ log("Lake files: every landed file was read (audit.file_reconciliation).", info=true) }}

@@ -99,15 +99,14 @@
 {% macro duckdb__pii_policy_landed_columns(source, known_inventory) -%}
     {#- Readable files only (macros/lake_files.sql): an unreadable file, or one of another
         feed dropped in the wrong folder, is quarantined by the run, not a new column. -#}
-    {%- set lake_dir = source.meta.get('lake_dir') -%}
-    {%- if not lake_dir or source.source_name != 'shop' -%}
+    {%- if 'lake' not in source.meta -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set folder = lake_dir ~ '/' ~ source.name -%}
+    {%- set folder = lake_folder(source) -%}
     {%- set described = run_query(
         "select distinct unnest(cast(json_extract(inspection, '$.columns') as varchar[])) as name"
         ~ " from (" ~ lake_file_inspections(
-            source.name, folder, decode=false, known_inventory=known_inventory
+            source, decode=false, known_inventory=known_inventory
         ) ~ ")"
         ~ " where json_extract_string(inspection, '$.status') = 'readable' order by name"
     ) -%}

@@ -43,6 +43,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from warehouse.lake_sources import LakeSource
+
 READABLE = "readable"
 QUARANTINED = "quarantined"
 PARQUET_MAGIC = b"PAR1"
@@ -212,12 +214,15 @@ def landed_files(lake_dir: str | Path, source: str) -> list[Path]:
 
 
 def inventory_source(
-    lake_dir: str | Path, source: str, decode: bool = True
+    lake_dir: str | Path, source: LakeSource, decode: bool = True
 ) -> list[FileInspection]:
-    """Inspect every landed file of `source` (a folder of the lake)."""
-    root = Path(lake_dir) / source
-    required = REQUIRED_COLUMNS.get(source, ())
-    return [inspect_file(path, root, required, decode) for path in landed_files(lake_dir, source)]
+    """Inspect every landed file of `source` (warehouse.lake_sources), as dbt's
+    lake_file_inventory does, with the required columns of its contract."""
+    root = source.folder(lake_dir)
+    return [
+        inspect_file(path, root, source.required_columns, decode)
+        for path in landed_files(lake_dir, source)
+    ]
 
 
 def readable_paths(inspections: Sequence[FileInspection]) -> list[str]:
@@ -238,22 +243,24 @@ def inspection_json(
     return inspect_file(path, source_dir, required_columns or (), decode, previous).to_json()
 
 
-SOURCES = tuple(REQUIRED_COLUMNS)
 INVENTORY_TABLE = "audit.lake_file_inventory"
 
 
-def unlisted_files(database: str | Path, lake_dir: str | Path) -> list[str]:
+def unlisted_files(
+    database: str | Path, lake_dir: str | Path, sources: Sequence[LakeSource]
+) -> list[str]:
     """Landed files the warehouse's inventory (and so the base_ views' file lists) does not
     know yet: a run of the partitioned models alone must refresh those first, or it would
     not see them. Every landed file when the warehouse has no inventory yet."""
-    # Compared relative to the lake (<source>/<folder>/<name>): dbt may have been given
-    # the lake as a relative path, this process as an absolute one.
+    # Compared relative to the lake (<source folder>/<partition>/<name>): dbt may have been
+    # given the lake as a relative path, this process as an absolute one.
     root = Path(lake_dir)
     landed = {
         path.relative_to(root).as_posix()
-        for source in SOURCES
+        for source in sources
         for path in landed_files(root, source)
     }
+    folders = {(source.system, source.table): source.folder_in_lake for source in sources}
     if not Path(database).is_file():
         return sorted(landed)
     with duckdb.connect(str(database), read_only=True) as connection:
@@ -264,10 +271,10 @@ def unlisted_files(database: str | Path, lake_dir: str | Path) -> list[str]:
         if not exists or exists[0] == 0:
             return sorted(landed)
         rows = connection.execute(
-            f"select source_name, partition_folder, file_path from {INVENTORY_TABLE}"
+            f"select source_system, source_name, partition_folder, file_path from {INVENTORY_TABLE}"
         ).fetchall()
     listed = {
-        "/".join(part for part in (source, folder, Path(path).name) if part)
-        for source, folder, path in rows
+        "/".join(part for part in (folders.get((system, name)), folder, Path(path).name) if part)
+        for system, name, folder, path in rows
     }
     return sorted(landed - listed)

@@ -33,7 +33,8 @@ def layer_row_counts(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, s
 def print_quarantined_files(connection: duckdb.DuckDBPyConnection) -> None:
     """Landed files that could not be read, and whether files landed = read + quarantined."""
     quarantined = connection.execute(
-        "select source_name, file_path, error from audit.quarantined_files order by all"
+        "select source_system || '.' || source_name, file_path, error"
+        " from audit.quarantined_files order by all"
     ).fetchall()
     (landed, read, off) = connection.execute(
         "select coalesce(sum(files_landed), 0), coalesce(sum(files_read), 0), "
@@ -44,7 +45,7 @@ def print_quarantined_files(connection: duckdb.DuckDBPyConnection) -> None:
         + (" (files landed = read + quarantined)" if off == 0 else f", {off} files OFF")
     )
     for source, path, error in quarantined:
-        print(f"  {source:<14} {path}\n  {'':<14} {error}")
+        print(f"  {source:<24} {path}\n  {'':<24} {error}")
 
 
 def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None:
@@ -52,14 +53,45 @@ def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None
     for schema, table, rows in layer_row_counts(connection):
         print(f"  {schema + '.' + table:<48} {rows:>10,}")
 
+    print("\nRows per source (audit.row_count_reconciliation)")
+    print(
+        f"  {'source':<24} {'landed':>10} {'kept':>10} {'duplicate':>10}"
+        f" {'corrected':>10} {'quarantined':>11}"
+    )
+    for source, landed, kept, duplicate, corrected, quarantined in connection.execute(
+        """
+        select
+            source_system || '.' || source_name,
+            sum(rows_landed), sum(rows_kept), sum(rows_duplicate), sum(rows_corrected),
+            sum(rows_quarantined)
+        from audit.row_count_reconciliation group by all order by all
+        """
+    ).fetchall():
+        print(
+            f"  {source:<24} {landed:>10,} {kept:>10,} {duplicate:>10,}"
+            f" {corrected:>10,} {quarantined:>11,}"
+        )
+
     print("\nRows quarantined, by source and rule (audit.quarantined_rows)")
     for source, reason, rows in connection.execute(
         """
-        select source_name, rejection_reason, count(*)
+        select source_system || '.' || source_name, rejection_reason, count(*)
         from audit.quarantined_rows group by all order by all
         """
     ).fetchall():
-        print(f"  {source:<14} {reason:<34} {rows:>8,}")
+        print(f"  {source:<24} {reason:<34} {rows:>8,}")
+
+    print("\nCorrections, by source and resolution (audit.corrected_rows)")
+    corrections = connection.execute(
+        """
+        select source_system || '.' || source_name, resolution, count(*)
+        from audit.corrected_rows group by all order by all
+        """
+    ).fetchall()
+    for source, resolution, rows in corrections:
+        print(f"  {source:<24} {resolution:<34} {rows:>8,}")
+    if not corrections:
+        print("  none: no record was re-delivered with other values")
 
     print_quarantined_files(connection)
 
@@ -67,7 +99,7 @@ def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None
         "select coalesce(sum(abs(unaccounted_rows)), 0) from audit.row_count_reconciliation"
     ).fetchone()
     print(
-        "\nReconciliation (landed = kept + duplicates + quarantined): "
+        "\nReconciliation (landed = kept + duplicates + corrections + quarantined): "
         + ("holds for every source and day" if unaccounted == 0 else f"{unaccounted} rows OFF")
     )
     (versions, customers) = connection.execute(

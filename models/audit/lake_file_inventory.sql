@@ -1,5 +1,6 @@
 {#-
-    Every file landed under a source's folder of the lake, inspected: readable (the base_
+    Every file landed under the folder of a lake-backed source (every source table whose
+    YAML has meta.lake, of every system: macros/lake_sources.sql), inspected: readable (the base_
     models read it) or quarantined (they do not; audit.quarantined_files says why). The
     checks are warehouse/lake_inventory.py's, called through the DuckDB function
     lake_file_inspection (warehouse/duckdb_plugin.py). Rebuilt by every run: the lake
@@ -11,21 +12,17 @@
     file there was inspected after the model's last successful build
     (macros/ingest_window.sql, windowed_rewrite_start).
 -#}
-{%- set folders = lake_source_folders() %}
 {%- set known_inventory = reusable_lake_inventory(load_relation(this)) %}
-{#- Reads every source's folder (for lineage, docs and the Dagster graph): #}
-{%- for source_name in shop_natural_keys() %}
--- depends_on: {{ source('shop', source_name) }}
-{%- endfor %}
 
 with
 
 inspections as (
-    {%- for source_name, folder in folders.items() %}
-        {{ lake_file_inspections(source_name, folder, known_inventory=known_inventory) }}
+    {%- for source in lake_sources() %}
+        {{ lake_file_inspections(source, known_inventory=known_inventory) }}
         {% if not loop.last %}union all{% endif %}
     {%- else %}
         select
+            cast(null as {{ dbt.type_string() }}) as source_system,
             cast(null as {{ dbt.type_string() }}) as source_name,
             cast(null as {{ dbt.type_string() }}) as inspection
         where false
@@ -34,6 +31,7 @@ inspections as (
 
 files as (
     select
+        source_system,
         source_name,
         json_extract_string(inspection, '$.path') as file_path,
         json_extract_string(inspection, '$.partition_folder') as partition_folder,
@@ -47,6 +45,7 @@ files as (
 )
 
 select
+    files.source_system,
     files.source_name,
     files.file_path,
     files.partition_folder,

@@ -5,6 +5,7 @@
     fix or re-deliver the file and the next run reads it.
 -#}
 select
+    source_system,
     source_name,
     file_path,
     partition_folder,

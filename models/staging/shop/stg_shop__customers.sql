@@ -1,10 +1,10 @@
--- Customer change records: clean, first delivery of each, direct identifiers pseudonymised.
+-- Customer change records: each version once, corrections from the day they landed; direct identifiers pseudonymised.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
 
 with
 
-first_deliveries as (
-    select * from {{ first_deliveries(ref('base_shop__customers'), shop_natural_keys()['customers']) }}
+deliveries as (
+    select * from {{ staged_deliveries(ref('base_shop__customers')) }}
 )
 
 select
@@ -22,5 +22,6 @@ select
     updated_at,
     is_deleted,
     _ingest_date,
-    _source_file
-from first_deliveries
+    _source_file,
+    _record_hash
+from deliveries

@@ -1,10 +1,10 @@
--- Clickstream events: one row per event id, first delivery kept, IP address pseudonymised.
+-- Clickstream events: one row per event id; a re-delivery with other values is quarantined. IP pseudonymised.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
 
 with
 
-first_deliveries as (
-    select * from {{ first_deliveries(ref('base_shop__events'), shop_natural_keys()['events']) }}
+deliveries as (
+    select * from {{ staged_deliveries(ref('base_shop__events')) }}
 )
 
 select
@@ -20,5 +20,6 @@ select
     device,
     {{ pseudonymise('ip_address') }} as ip_address_pseudonym,
     _ingest_date,
-    _source_file
-from first_deliveries
+    _source_file,
+    _record_hash
+from deliveries

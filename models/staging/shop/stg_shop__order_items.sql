@@ -1,10 +1,10 @@
--- Order lines: one row per order and line number, first delivery kept.
+-- Order lines: one row per order and line number; a re-delivery with other values is quarantined.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
 
 with
 
-first_deliveries as (
-    select * from {{ first_deliveries(ref('base_shop__order_items'), shop_natural_keys()['order_items']) }}
+deliveries as (
+    select * from {{ staged_deliveries(ref('base_shop__order_items')) }}
 )
 
 select
@@ -14,5 +14,6 @@ select
     quantity,
     unit_price,
     _ingest_date,
-    _source_file
-from first_deliveries
+    _source_file,
+    _record_hash
+from deliveries

@@ -1,10 +1,10 @@
--- Order status records: one row per order and status, first delivery kept.
+-- Order status records: each version once, corrections from the day they landed (on_conflict: latest).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='_ingest_date') }}
 
 with
 
-first_deliveries as (
-    select * from {{ first_deliveries(ref('base_shop__orders'), shop_natural_keys()['orders']) }}
+deliveries as (
+    select * from {{ staged_deliveries(ref('base_shop__orders')) }}
 )
 
 select
@@ -17,5 +17,6 @@ select
     currency_code,
     shipping_country_code,
     _ingest_date,
-    _source_file
-from first_deliveries
+    _source_file,
+    _record_hash
+from deliveries

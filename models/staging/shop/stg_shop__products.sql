@@ -3,8 +3,8 @@
 
 with
 
-first_deliveries as (
-    select * from {{ first_deliveries(ref('base_shop__products'), shop_natural_keys()['products']) }}
+deliveries as (
+    select * from {{ staged_deliveries(ref('base_shop__products')) }}
 )
 
 select
@@ -15,5 +15,6 @@ select
     is_active,
     extracted_at,
     _ingest_date,
-    _source_file
-from first_deliveries
+    _source_file,
+    _record_hash
+from deliveries

@@ -2,6 +2,8 @@
     Every landed customers row, typed, with the first hard rule it breaks. Staging keeps
     the clean first deliveries; the audit layer keeps the rejected rows.
 -#}
+{{ config(materialized='view') }}
+
 with
 
 landed as (

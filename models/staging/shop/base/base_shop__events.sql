@@ -3,6 +3,8 @@
     partition) are normal and kept; an event_at after the day following its landing, or
     before the business existed, is a device clock error and is quarantined.
 -#}
+{{ config(materialized='view') }}
+
 with
 
 landed as (

@@ -3,6 +3,8 @@
     day's file delivered it as text: values that do not parse are quarantined as
     unparseable_value rather than failing the build or turning into silent nulls.
 -#}
+{{ config(materialized='view') }}
+
 with
 
 landed as (

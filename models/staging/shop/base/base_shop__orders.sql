@@ -3,6 +3,8 @@
     record needs its keys, a currency we can convert, and a status time no later than the
     day after it landed.
 -#}
+{{ config(materialized='view') }}
+
 with
 
 landed as (

@@ -3,6 +3,8 @@
     the catalogue that day, so the same product on two days is two observations, not a
     duplicate; only a repeat within one day's dump is.
 -#}
+{{ config(materialized='view') }}
+
 with
 
 landed as (

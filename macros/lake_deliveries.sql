@@ -1,0 +1,212 @@
+{#
+    From landed rows to staged records (docs/reliability.md, "Deliveries"). Every clean row
+    a base_ model read in the window gets one outcome, from its source's contract
+    (meta.lake, macros/lake_sources.sql):
+
+    - kept: the first delivery of its record key;
+    - duplicate: the same content as the version it would follow (an exact re-delivery);
+    - correction_staged (on_conflict: latest): other content under the same key; staged as
+      a new version, known from the day it landed, so history models see both;
+    - correction_set_aside (on_conflict: first): other content; the first delivery stays;
+    - conflicting_redelivery (on_conflict: quarantine, the default): other content;
+      quarantined, so nothing changes without someone looking;
+    - rejected: the row broke a hard rule of its base_ model, or its file holds two
+      versions of one key (ambiguous_versions_in_one_file: no order tells which is later).
+
+    A delivery follows those of earlier ingest dates, then of earlier file names. The
+    outcome depends only on what landed on or before the row's day, so a backfill, daily
+    runs and a full refresh stage the same rows.
+#}
+
+{# A fingerprint of a record's content: equal for equal values, whatever the delivery. #}
+{% macro lake_record_hash(columns) -%}
+    {{ return(adapter.dispatch('lake_record_hash', 'ml_warehouse')(columns)) }}
+{%- endmacro %}
+
+{% macro duckdb__lake_record_hash(columns) -%}
+    md5(cast(to_json(struct_pack(
+        {%- for column in columns %}
+            {{ adapter.quote(column) }} := {{ adapter.quote(column) }}{{ "," if not loop.last }}
+        {%- endfor %}
+    )) as varchar))
+{%- endmacro %}
+
+{% macro default__lake_record_hash(columns) -%}
+    {{ exceptions.raise_compiler_error(
+        "lake_record_hash has no implementation for adapter '" ~ adapter.type() ~ "': add "
+        ~ adapter.type() ~ "__lake_record_hash in macros/lake_deliveries.sql (e.g. sha2(to_json(struct(...)), 256) on Spark)"
+    ) }}
+{%- endmacro %}
+
+{#
+    The lake source a staging model stages: the source read by its base_ parent. None for a
+    model that reads a source itself (a base_ model) or none at all.
+#}
+{% macro staged_lake_source(node) -%}
+    {%- for parent_id in node.depends_on.nodes
+        if parent_id in graph.sources and 'lake' in graph.sources[parent_id].meta -%}
+        {{ return(none) }}
+    {%- endfor -%}
+    {{ return(lake_source_of_model(node)) }}
+{%- endmacro %}
+
+{#
+    Every row of `base_relation` landed from `window_start` to the window's end, with its
+    _record_hash and _delivery_outcome (see above). `staged_relation` is the staging model's
+    table (or none): its rows of earlier ingest dates are the versions already staged.
+#}
+{% macro classified_deliveries(base_relation, source, window_start, staged_relation) -%}
+    {%- set contract = lake_contract(source) -%}
+    {%- set key = lake_record_key(source) -%}
+    {%- set base_columns = adapter.get_columns_in_relation(base_relation) -%}
+    {%- set content = [] -%}
+    {%- for column in base_columns if not column.name.startswith('_') -%}
+        {%- do content.append(column.name) -%}
+    {%- endfor -%}
+    {%- set carried_from_staging = key + ['_ingest_date', '_source_file'] -%}
+    {%- set missing_key = key | reject('in', base_columns | map(attribute='name') | list) | list -%}
+    {%- if missing_key -%}
+        {{ exceptions.raise_compiler_error(
+            source.original_file_path ~ ": meta.lake.natural_key of " ~ source.source_name ~ "."
+            ~ source.name ~ " names " ~ missing_key | join(', ') ~ ", which "
+            ~ base_relation.identifier ~ " does not have") }}
+    {%- endif -%}
+    with
+
+    window_rows as (
+        select
+            landed.*,
+            {{ lake_record_hash(content) }} as _record_hash
+        from {{ base_relation }} as landed
+        where {{ incremental_window('_ingest_date', start=window_start) }}
+    ),
+
+    versions_per_file as (
+        select
+            {{ key | join(', ') }},
+            _source_file,
+            count(distinct _record_hash) as versions
+        from window_rows
+        where _rejection_reason is null
+        group by {{ key | join(', ') }}, _source_file
+    ),
+
+    checked as (
+        select
+            {%- for column in base_columns if column.name != '_rejection_reason' %}
+                window_rows.{{ adapter.quote(column.name) }},
+            {%- endfor %}
+            window_rows._record_hash,
+            coalesce(
+                window_rows._rejection_reason,
+                case when versions_per_file.versions > 1 then 'ambiguous_versions_in_one_file' end
+            ) as _rejection_reason
+        from window_rows
+        left join versions_per_file
+            on
+                {{ key_columns_match('window_rows', 'versions_per_file', key) }}
+                and window_rows._source_file = versions_per_file._source_file
+    ),
+
+    candidates as (
+        select
+            checked.*,
+            false as _is_staged_before
+        from checked
+        where _rejection_reason is null
+        {%- if staged_relation is not none %}
+            union all
+            select
+                {%- for column in base_columns if column.name != '_rejection_reason' %}
+                    {%- if column.name in carried_from_staging %}
+                        cast(staged.{{ adapter.quote(column.name) }} as {{ column.data_type }})
+                    {%- else %}
+                        cast(null as {{ column.data_type }})
+                    {%- endif %} as {{ adapter.quote(column.name) }},
+                {%- endfor %}
+                staged._record_hash,
+                cast(null as {{ dbt.type_string() }}) as _rejection_reason,
+                true as _is_staged_before
+            from {{ staged_relation }} as staged
+            where staged._ingest_date < cast('{{ window_start }}' as date)
+        {%- endif %}
+    ),
+
+    ordered as (
+        select
+            candidates.*,
+            row_number() over delivery_order as _delivery_position,
+            lag(_record_hash) over delivery_order as _previous_hash,
+            first_value(_record_hash) over delivery_order as _first_hash
+        from candidates
+        window delivery_order as (
+            partition by {{ key | join(', ') }}
+            order by _ingest_date, _source_file, _record_hash
+        )
+    ),
+
+    outcomes as (
+        select
+            ordered.*,
+            case
+                when _delivery_position = 1 then 'kept'
+                {%- if contract.on_conflict == 'latest' %}
+                    when _record_hash = _previous_hash then 'duplicate'
+                    else 'correction_staged'
+                {%- elif contract.on_conflict == 'first' %}
+                    when _record_hash = _first_hash then 'duplicate'
+                    else 'correction_set_aside'
+                {%- else %}
+                    when _record_hash = _first_hash then 'duplicate'
+                    else 'conflicting_redelivery'
+                {%- endif %}
+            end as _delivery_outcome
+        from ordered
+        where not _is_staged_before
+    )
+
+    select
+        {%- for column in base_columns if column.name != '_rejection_reason' %}
+            {{ adapter.quote(column.name) }},
+        {%- endfor %}
+        _record_hash,
+        case
+            when _delivery_outcome = 'conflicting_redelivery' then 'conflicting_redelivery'
+        end as _rejection_reason,
+        _delivery_outcome
+    from outcomes
+    union all
+    select
+        {%- for column in base_columns if column.name != '_rejection_reason' %}
+            {{ adapter.quote(column.name) }},
+        {%- endfor %}
+        _record_hash,
+        _rejection_reason,
+        'rejected' as _delivery_outcome
+    from checked
+    where _rejection_reason is not null
+{%- endmacro %}
+
+{#
+    The rows a staging model stages in this run: kept records and, under on_conflict:
+    latest, corrections; each with its _record_hash. Returns a subquery.
+#}
+{% macro staged_deliveries(base_relation) -%}
+    {%- if not execute -%}
+        {{ return('(select * from ' ~ base_relation ~ ')') }}
+    {%- endif -%}
+    {%- set source = staged_lake_source(model) -%}
+    {%- if source is none -%}
+        {{ exceptions.raise_compiler_error(
+            model.original_file_path ~ ": staged_deliveries stages the base_ model of a lake "
+            ~ "source; " ~ model.name ~ " reads none (docs/add-a-source.md)") }}
+    {%- endif -%}
+    {%- set staged = this if is_incremental() else none -%}
+    (
+        select *
+        from (
+            {{ classified_deliveries(base_relation, source, incremental_window_start(), staged) }}
+        ) as classified
+        where _delivery_outcome in ('kept', 'correction_staged')
+    )
+{%- endmacro %}

@@ -1,0 +1,98 @@
+"""The lake's feeds, as the sources YAML declares them, read from the dbt manifest.
+
+A source table is lake-backed when its `meta` has a `lake` block (its contract: natural
+key, required columns, delivery, on_conflict; docs/add-a-source.md). Its files land under
+`<lake root>/<lake_subdir>/<table>/ingest_date=YYYY-MM-DD/`, where `lake_subdir` is the
+system's folder in the lake (empty for a system at the root). dbt reads the same facts
+through macros/lake_sources.sql; Python code that needs the list of feeds (the inventory
+outside dbt, Dagster, governance) takes it from here, so a feed declared in YAML is
+known everywhere and named nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from warehouse.manifest import manifest_path, prepare
+from warehouse.settings import dagster_dbt_project_dir, monitoring_off_reason
+
+# How long a table may stay silent before the lake sensor stops waiting for it, when its
+# system's YAML does not say (meta.lake_active_within_days).
+DEFAULT_ACTIVE_WITHIN_DAYS = 7
+
+
+class LakeContractError(ValueError):
+    """A source's meta.lake cannot be honoured; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class LakeSource:
+    system: str
+    table: str
+    subdir: str
+    natural_key: tuple[str, ...]
+    required_columns: tuple[str, ...]
+    active_within_days: int
+    unique_id: str
+
+    @property
+    def folder_in_lake(self) -> str:
+        """The table's folder relative to the lake root, e.g. `orders` or `support/tickets`."""
+        return f"{self.subdir}/{self.table}" if self.subdir else self.table
+
+    def folder(self, lake_root: str | Path) -> Path:
+        return Path(lake_root) / self.folder_in_lake
+
+    @property
+    def label(self) -> str:
+        return f"{self.system}.{self.table}"
+
+
+def _lake_source(node: Mapping[str, Any]) -> LakeSource:
+    meta = node["meta"]
+    contract = meta["lake"]
+    where = f"{node['original_file_path']}: source {node['source_name']}.{node['name']}, meta.lake"
+    if not isinstance(contract, Mapping):
+        raise LakeContractError(f"{where} must be a mapping (docs/add-a-source.md)")
+    natural_key = contract.get("natural_key")
+    if not isinstance(natural_key, list) or not natural_key or None in natural_key:
+        raise LakeContractError(f"{where}.natural_key must list the columns that identify a record")
+    required = contract.get("required_columns") or natural_key
+    return LakeSource(
+        system=node["source_name"],
+        table=node["name"],
+        subdir=str(meta.get("lake_subdir") or "").strip("/"),
+        natural_key=tuple(natural_key),
+        required_columns=tuple(required),
+        active_within_days=int(meta.get("lake_active_within_days", DEFAULT_ACTIVE_WITHIN_DAYS)),
+        unique_id=node["unique_id"],
+    )
+
+
+def lake_sources(manifest: Mapping[str, Any]) -> list[LakeSource]:
+    """Every lake-backed source table of the manifest's project, sorted by system and table."""
+    project = manifest["metadata"].get("project_name")
+    found = [
+        _lake_source(node)
+        for node in manifest["sources"].values()
+        if "lake" in node.get("meta", {})
+        and (project is None or node.get("package_name") == project)
+    ]
+    return sorted(found, key=lambda source: (source.system, source.table))
+
+
+def load_lake_sources(manifest_file: str | Path) -> list[LakeSource]:
+    """`lake_sources` of a manifest.json (dbt's target/manifest.json)."""
+    return lake_sources(json.loads(Path(manifest_file).read_text()))
+
+
+def project_lake_sources(project_dir: Path | None = None) -> list[LakeSource]:
+    """The lake sources of this dbt project, from its manifest (parsed first when stale,
+    `make manifest`)."""
+    project_dir = project_dir or dagster_dbt_project_dir(monitoring_off_reason())
+    prepare(project_dir)
+    return load_lake_sources(manifest_path(project_dir))
