@@ -12,7 +12,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
 .PHONY: help install manifest run test test-unit test-slow bench lint format ui docs dataset lineage \
-	clean browser screenshot backup restore read-copy
+	clean browser screenshot backup restore read-copy source
 
 help:  ## list the targets with one line each (this list)
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
@@ -126,6 +126,13 @@ dataset: $(INSTALLED)  ## rebuild a registered dataset version and compare finge
 lineage: $(INSTALLED)  ## which raw source columns feed a column (COLUMN=model.column)
 	@test -n "$(COLUMN)" || { echo "usage: make lineage COLUMN=model.column (e.g. ml_training_set.spend_next_30d_eur)"; exit 2; }
 	$(BIN)/python -m warehouse.column_lineage $(COLUMN)
+
+# A new lake table in the project's conventions (docs/add-a-source.md): its sources YAML entry,
+# base and staging models, with what a person must decide (PII, natural key) left to fill in.
+# make source SYSTEM=crm TABLE=contacts FROM=data/lake/crm/contacts/ingest_date=2026-01-01/part-0.parquet
+source: $(INSTALLED)  ## scaffold a lake table's sources YAML, base and staging models (SYSTEM= TABLE= [FROM=])
+	@test -n "$(SYSTEM)" && test -n "$(TABLE)" || { echo "usage: make source SYSTEM=<system> TABLE=<table> [FROM=<a landed Parquet file>] (docs/add-a-source.md)"; exit 2; }
+	$(BIN)/python -m warehouse.scaffold $(SYSTEM) $(TABLE) $(if $(FROM),--from '$(FROM)')
 
 # Backup and restore (docs/reliability.md); each refuses while a build writes the warehouse.
 # make backup [FORMAT=file|export]; make restore FROM=data/backups/warehouse-....duckdb
