@@ -101,6 +101,7 @@ class Stream(IntEnum):
     DEFECTS = 5
     DUPLICATES = 6
     INCIDENTS = 7  # only drawn from on an incident's day, so other days never change
+    SUPPORT = 8  # the support system's helpdesk feed (support.py), parts 0-4
 
 
 def day_rng(seed: int, day: int, stream: Stream, part: int = 0) -> np.random.Generator:
