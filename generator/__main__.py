@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         "(plan_days // 2) and the sign-up pace; give the final length when appending later",
     )
     gen.add_argument("--overwrite", action="store_true", help="replace an existing lake")
+    gen.add_argument(
+        "--no-support",
+        dest="support",
+        action="store_false",
+        help="leave out the support system's helpdesk feed (support/tickets); `append` then "
+        "continues the lake without it",
+    )
     _add_incident_option(gen)
 
     app = commands.add_parser("append", help="write the next --days days of an existing lake")
@@ -99,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 overwrite=args.overwrite,
                 progress=_progress,
                 incidents=args.incident,
+                support=args.support,
             )
         else:
             append(args.out, days=args.days, progress=_progress, incidents=args.incident)

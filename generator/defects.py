@@ -30,12 +30,14 @@ class Rule:
 
     ``corrupt`` gets the table and a boolean mask of the rows to break; ``None`` means the
     breaking happens when the file is written (the drift day's unparseable text values).
+    ``where`` narrows the rows this rule may break (say, only rows that have a value to spoil).
     """
 
     name: str
     rate: float
     corrupt: CorruptFn | None
     at_least: int = 0  # for one-day rules that must show up even in a tiny sample
+    where: Callable[[pa.Table], np.ndarray] | None = None
 
 
 @dataclass
@@ -66,12 +68,14 @@ def deliver(
     duplicate_rng: np.random.Generator,
     eligible: np.ndarray | None = None,
     previous_clean: pa.Table | None = None,
+    duplicate_rate: float | None = None,
 ) -> Delivery:
     """Break some rows, then re-deliver copies of clean ones at random positions.
 
     ``eligible`` restricts which rows may carry a defect (say, not an order's ``placed``
-    record). Counts are drawn per row of the whole file, so the rates in the spec hold per row
-    of the source, and capped by the eligible rows available.
+    record), and a rule's ``where`` further narrows its own. Counts are drawn per row of the
+    whole file, so the rates in the spec hold per row of the source, and capped by the eligible
+    rows available. ``duplicate_rate`` defaults to ``DUPLICATE_RATE``.
     """
     n = base.num_rows
     codes = np.zeros(n, dtype=np.int8)
@@ -80,13 +84,19 @@ def deliver(
         max(int(defect_rng.binomial(n, rule.rate)), rule.at_least) if rule.rate > 0 else 0
         for rule in rules
     ]
-    picked = defect_rng.choice(pool, min(sum(wanted), len(pool)), replace=False)
+    if all(rule.where is None for rule in rules):
+        # One draw for all rules: the shop's sources have always been broken this way.
+        picked = defect_rng.choice(pool, min(sum(wanted), len(pool)), replace=False)
+        by_rule: list[np.ndarray] = []
+        offset = 0
+        for count in wanted:
+            by_rule.append(np.sort(picked[offset : offset + count]))
+            offset += len(by_rule[-1])
+    else:
+        by_rule = _pick_per_rule(base, rules, wanted, pool, defect_rng)
     table = base
     defects: dict[str, int] = {}
-    offset = 0
-    for code, (rule, count) in enumerate(zip(rules, wanted, strict=True), start=1):
-        rows = np.sort(picked[offset : offset + count])
-        offset += len(rows)
+    for code, (rule, rows) in enumerate(zip(rules, by_rule, strict=True), start=1):
         codes[rows] = code
         defects[rule.name] = len(rows)
         if len(rows) and rule.corrupt is not None:
@@ -95,7 +105,8 @@ def deliver(
             table = rule.corrupt(table, mask, defect_rng)
 
     clean = table.filter(pa.array(codes == CLEAN))
-    n_dup = int(duplicate_rng.binomial(n, DUPLICATE_RATE))
+    rate = DUPLICATE_RATE if duplicate_rate is None else duplicate_rate
+    n_dup = int(duplicate_rng.binomial(n, rate))
     n_prev = 0
     if previous_clean is not None and previous_clean.num_rows:
         n_prev = min(int(duplicate_rng.binomial(n_dup, NEXT_DAY_SHARE)), previous_clean.num_rows)
@@ -120,3 +131,23 @@ def deliver(
         duplicates=n_copies,
         defects=defects,
     )
+
+
+def _pick_per_rule(
+    base: pa.Table,
+    rules: list[Rule],
+    wanted: list[int],
+    pool: np.ndarray,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """Rows for each rule in turn, among the eligible rows no earlier rule took."""
+    free = np.zeros(base.num_rows, dtype=bool)
+    free[pool] = True
+    chosen: list[np.ndarray] = []
+    for rule, count in zip(rules, wanted, strict=True):
+        allowed = free if rule.where is None else free & np.asarray(rule.where(base), dtype=bool)
+        candidates = np.flatnonzero(allowed)
+        rows = np.sort(rng.choice(candidates, min(count, len(candidates)), replace=False))
+        free[rows] = False
+        chosen.append(rows)
+    return chosen

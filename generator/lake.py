@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generator import incidents as inc
+from generator import support as sup
 from generator.manifest import MANIFEST_DIR, write_manifest
 from generator.reference import DEFAULT_SEEDS_DIR, load_reference
 from generator.simulation import Params, World
@@ -30,7 +31,8 @@ FORMAT_VERSION = 1
 EARLIEST_START = dt.date(2022, 1, 1)  # two years of customer history after 2020-01-01
 MAX_DAYS = 3650
 MAX_CUSTOMERS = 5_000_000
-OWNED = (*SOURCES, MANIFEST_DIR)
+OWNED = (*SOURCES, sup.SYSTEM, MANIFEST_DIR)
+SYSTEMS = (sup.SYSTEM,)  # source systems besides the shop, as params.json lists them
 
 Progress = Callable[[str], None]
 
@@ -83,12 +85,15 @@ def generate(
     progress: Progress | None = None,
     seeds_dir: Path = DEFAULT_SEEDS_DIR,
     incidents: Iterable[inc.Incident] = (),
+    support: bool = True,
 ) -> Params:
     """Write days ``0 .. days-1`` into an empty folder.
 
     ``plan_days`` (default ``days``) fixes the drift day (``plan_days // 2``) and the pace of
     sign-ups; pass the final length when a history will be built in several calls.
     ``incidents`` (``incidents.py``) may also fall on later days, which ``append`` writes.
+    ``support`` writes the support system's helpdesk feed too (``support.py``); ``append``
+    continues the lake as it was started, with it or without it.
     """
     plan_days = days if plan_days is None else plan_days
     validate(seed, customers, start_date, days, plan_days)
@@ -107,7 +112,13 @@ def generate(
             if target.is_dir():
                 shutil.rmtree(target)
     params = Params(
-        seed, customers, start_date, plan_days, drift_day=plan_days // 2, incidents=incidents
+        seed,
+        customers,
+        start_date,
+        plan_days,
+        drift_day=plan_days // 2,
+        incidents=incidents,
+        support=support,
     )
     _run(out, params, 0, days, progress, seeds_dir)
     return params
@@ -159,6 +170,7 @@ def read_params(out: Path) -> tuple[Params, int]:
             plan_days=int(body["plan_days"]),
             drift_day=int(body["drift_day"]),
             incidents=inc.from_json(body.get("incidents", [])),
+            support=sup.SYSTEM in _systems(body.get("systems", [])),
         )
         return params, int(body["days"])
     except (KeyError, ValueError, TypeError) as error:
@@ -181,6 +193,8 @@ def _write_params(out: Path, params: Params, days: int) -> None:
     }
     if params.incidents:  # absent from a lake without incidents, as before they existed
         body["incidents"] = [incident.to_json() for incident in params.incidents]
+    if params.support:  # absent from a lake of the shop alone, as before other systems existed
+        body["systems"] = [sup.SYSTEM]
     path = out / PARAMS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -188,7 +202,18 @@ def _write_params(out: Path, params: Params, days: int) -> None:
     os.replace(tmp, path)
 
 
-def partition_dir(out: Path, source: str, date: dt.date) -> Path:
+def _systems(names: object) -> tuple[str, ...]:
+    """The ``systems`` of params.json, checked: a lake that names one this generator does not
+    write cannot be continued by it."""
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"systems must be a list of names, got {names!r}")
+    unknown = sorted(set(names) - set(SYSTEMS))
+    if unknown:
+        raise ValueError(f"unknown source system(s) {', '.join(unknown)}")
+    return tuple(names)
+
+
+def partition_dir(out: Path, source: str | Path, date: dt.date) -> Path:
     return Path(out) / source / f"ingest_date={date.isoformat()}"
 
 
@@ -216,8 +241,9 @@ def _run(
     progress: Progress | None,
     seeds_dir: Path,
 ) -> None:
+    folders: list[str | Path] = [*SOURCES, sup.FOLDER] if params.support else [*SOURCES]
     for day in range(first, stop):
-        for source in SOURCES:
+        for source in folders:
             if partition_dir(out, source, params.date_of(day)).exists():
                 raise LakeError(
                     f"{partition_dir(out, source, params.date_of(day))} already exists: "
@@ -225,10 +251,13 @@ def _run(
                 )
     reference = load_reference(seeds_dir)
     world = World(params, reference, last_day=stop - 1)
+    helpdesk = sup.Helpdesk(params) if params.support else None
     previous = None
     for index in range(stop):
         began = time.perf_counter()
         day = world.advance()
+        # The helpdesk is small: it runs every day, as its state includes what it delivered.
+        tickets = helpdesk.advance(day) if helpdesk is not None else None
         if index < first - 1:
             continue  # replay entity state only; yesterday's rows are needed for re-deliveries
         deliveries = build_day(day, params, reference, previous)
@@ -238,8 +267,16 @@ def _run(
         for source, delivery in deliveries.items():
             table = on_disk(source, delivery, params, index)
             write_parquet(table, partition_dir(out, source, day.date) / "part-0.parquet")
-        write_manifest(out, day.date, deliveries, params.incidents_on(index))
+        systems = {}
+        if tickets is not None:
+            write_parquet(
+                tickets.table, partition_dir(out, sup.FOLDER, day.date) / "part-0.parquet"
+            )
+            systems = {sup.SYSTEM: {sup.TABLE: tickets}}
+        write_manifest(out, day.date, deliveries, params.incidents_on(index), systems)
         _write_params(out, params, index + 1)
         if progress is not None:
             rows = " ".join(f"{s}={d.table.num_rows}" for s, d in deliveries.items())
+            if tickets is not None:
+                rows += f" {sup.NAME}={tickets.table.num_rows}"
             progress(f"{day.date} {rows} ({time.perf_counter() - began:.2f}s)")

@@ -101,6 +101,7 @@ class Stream(IntEnum):
     DEFECTS = 5
     DUPLICATES = 6
     INCIDENTS = 7  # only drawn from on an incident's day, so other days never change
+    SUPPORT = 8  # the support system's helpdesk feed (support.py), parts 0-4
 
 
 def day_rng(seed: int, day: int, stream: Stream, part: int = 0) -> np.random.Generator:
@@ -118,6 +119,7 @@ class Params:
     plan_days: int  # the history the first `generate` planned: sign-ups spread, drift day
     drift_day: int  # day index from which the schema drifts (plan_days // 2 by default)
     incidents: tuple[inc.Incident, ...] = ()  # named bad days (incidents.py), sorted
+    support: bool = False  # also write the support system's helpdesk feed (support.py)
 
     def date_of(self, day: int) -> dt.date:
         return self.start_date + dt.timedelta(days=day)

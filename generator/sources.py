@@ -6,6 +6,8 @@ events, that day's RNG), so any day can be rebuilt on its own when appending.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -152,8 +154,11 @@ EVENTS_SCHEMA = pa.schema(
 # --- customers ------------------------------------------------------------------------------
 
 
-def customers_table(day: Day, reference: Reference) -> pa.Table:
-    r = day.customer_records
+def customer_emails(r: Mapping[str, np.ndarray]) -> pa.Array:
+    """The email of each customer record: ``first.last<number>[.<version+1>]@domain``.
+
+    Lower case throughout; also the address the support feed's tickets start from.
+    """
     email_first = [name.lower() for name in sim.FIRST_NAMES]
     email_last = [name.lower().replace(" ", "") for name in sim.LAST_NAMES]
     version = r["email_version"].astype(np.int64)
@@ -162,7 +167,7 @@ def customers_table(day: Day, reference: Reference) -> pa.Table:
         "",
         pc.binary_join_element_wise(".", pc.cast(pa.array(version + 1), pa.string()), ""),
     )
-    email = pc.binary_join_element_wise(
+    return pc.binary_join_element_wise(
         labels(email_first, r["first_name"]),
         ".",
         labels(email_last, r["last_name"]),
@@ -172,9 +177,13 @@ def customers_table(day: Day, reference: Reference) -> pa.Table:
         labels(sim.EMAIL_DOMAINS, r["email_domain"]),
         "",
     )
+
+
+def customers_table(day: Day, reference: Reference) -> pa.Table:
+    r = day.customer_records
     columns = {
         "customer_id": _customer_ids(r["number"] - 1),
-        "email": email,
+        "email": customer_emails(r),
         "first_name": labels(sim.FIRST_NAMES, r["first_name"]),
         "last_name": labels(sim.LAST_NAMES, r["last_name"]),
         "phone": pc.binary_join_element_wise("+", pc.cast(pa.array(r["phone"]), pa.string()), ""),
