@@ -6,7 +6,7 @@
 Writes, under models/staging/<system>/: the table's entry in _<system>__sources.yml (the
 file and the system's source block created when absent), base/base_<system>__<table>.sql
 with its entry in base/_<system>__base_models.yml, and stg_<system>__<table>.sql with its
-entry in _<system>__models.yml, shaped like the shop's. With --from, the columns and their
+entry in _<system>__models.yml, in the project's conventions. With --from, the columns and their
 casts come from the file's Parquet schema; without, one placeholder column stands in.
 
 What a person must decide is left for them to fill, never guessed silently: each column's
@@ -80,7 +80,7 @@ class Scaffolded:
 
 def sql_type(arrow_type: pa.DataType) -> str | None:
     """The type the base model casts a column of this Parquet type to (dbt's cross-database
-    type macros where one fits; DuckDB's name otherwise, as the shop's models do for date
+    type macros where one fits; DuckDB's name otherwise, as the staging models do for date
     and decimal), or None for a nested type, kept as landed."""
     if pa.types.is_dictionary(arrow_type):
         return sql_type(arrow_type.value_type)
@@ -180,7 +180,7 @@ def guess_contract(table: str, columns: Sequence[Column]) -> Contract:
     """The event time where the names leave no doubt (the only timestamp column), and a
     hint for the natural key (a column named after the table: `<table>_id`, its singular,
     or `id`). The key itself is never guessed: in a change feed it is the id and the change
-    time (the shop's customers), and a key too narrow would quarantine every update. A TODO
+    time (a customer feed, say), and a key too narrow would quarantine every update. A TODO
     that stops the build is better than a wrong guess."""
     names = [column.landed for column in columns]
     keys = [n for n in (f"{singular(table)}_id", f"{table}_id", "id") if n in names]
@@ -208,12 +208,12 @@ def indent(block: str, spaces: int) -> str:
     return "".join(pad + line if line.strip() else line for line in block.splitlines(True))
 
 
-# The shop's, escaped for dbt's Jinja: read_parquet receives {'ingest_date': 'date'}.
+# The Hive partition types, escaped for dbt's Jinja: read_parquet receives {'ingest_date': 'date'}.
 HIVE_TYPES = "hive_types = {{ '{{' }}'ingest_date': 'date'{{ '}}' }}"
 
 
 def source_block(system: str) -> str:
-    """The system's source, as the shop's, at column 0 of the `sources:` list."""
+    """The system's source, at column 0 of the `sources:` list."""
     return f"""\
 - name: {system}
   description: >
@@ -223,6 +223,9 @@ def source_block(system: str) -> str:
   # dbt-duckdb reads external files through this template. On Spark or Trino the same
   # folders are registered as external tables instead and this meta is ignored.
   meta:
+    # The system's folder under the lake root (WAREHOUSE_LAKE_DIR); lake_dir is the same
+    # folder, for dbt-duckdb's external_location.
+    lake_subdir: {system}
     lake_dir: "{{{{ env_var('WAREHOUSE_LAKE_DIR', 'data/lake') }}}}/{system}"
     external_location: >-
       read_parquet('{{lake_dir}}/{{name}}/*/*.parquet', hive_partitioning = true,
@@ -288,8 +291,8 @@ def base_model_block(system: str, table: str, columns: Sequence[Column]) -> str:
     lines = [
         f"- name: base_{system}__{table}",
         f'  description: "Every landed {table} row, typed, with its rejection reason. TODO: more."',
-        "  # A view over the raw files, as the shop's base_ models are (dbt_project.yml makes",
-        "  # those views by their folder): raw values and direct identifiers are not stored.",
+        "  # A view over the raw files, as every base_ model is: raw values and direct",
+        "  # identifiers are not stored.",
         "  config: {materialized: view}",
         "  columns:",
     ]
@@ -320,7 +323,7 @@ def staging_model_block(system: str, table: str, columns: Sequence[Column]) -> s
         f"    TODO: what one row is. The clean {table} rows its on_conflict policy stages. Direct",
         "    identifiers are still selected in clear: once the sources YAML classifies them",
         "    (pii: direct), select each through the pseudonymise macro as <column>_pseudonym,",
-        "    as stg_shop__customers does, or drop it (docs/add-a-source.md).",
+        "    as the staging models do, or drop it (docs/add-a-source.md).",
         "  columns:",
     ]
     for column in columns:
@@ -365,7 +368,7 @@ def quoted(name: str) -> str:
 
 
 def base_sql(system: str, table: str, columns: Sequence[Column], contract: Contract) -> str:
-    """base_<system>__<table>.sql, shaped as base_shop__orders.sql. The null_key rule checks
+    """base_<system>__<table>.sql, in the base_ models' shape. The null_key rule checks
     a placeholder column, so a run fails until someone writes the natural key there."""
     casts = []
     for column in columns:
@@ -499,7 +502,7 @@ def append_to_list(text: str, key: re.Pattern[str], block: str, where: str) -> s
         or (lines[end - 1].strip().startswith("#") and _indent_of(lines[end - 1]) <= limit)
     ):
         end -= 1
-    # Items separated by a blank line (as in _shop__models.yml) get one before the new item.
+    # Items separated by a blank line get one before the new item.
     spaced = any(not lines[i - 1].strip() for i in items[1:])
     insert = ("\n" if spaced else "") + indent(block, item_indent)
     return "".join([*lines[:end], insert, *lines[end:]])
@@ -681,7 +684,7 @@ def next_steps(
         f"pii: direct, pseudonymised: true in {paths.staging_yml}",
         f"{paths.sources}, {paths.base_yml} and {paths.staging_yml}: replace every TODO "
         "description, and copy each quasi or direct column's pii to the models' YAML as the "
-        "shop's do (a direct column in clear in a base model needs a pii_exception)",
+        "existing base_ models do (a direct column in clear in a base model needs a pii_exception)",
         f"{paths.base} and {paths.staging}: replace the TODO comment at the top",
         f"data/lake/{system}/{table}/ingest_date=YYYY-MM-DD/: land the files there, then "
         "make run and make test (docs/add-a-source.md)",

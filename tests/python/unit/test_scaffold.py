@@ -106,6 +106,7 @@ def test_a_new_system_gets_a_source_block_like_the_shops(project: Path, contacts
     assert crm["name"] == "crm"
     assert crm["description"].startswith("TODO")
     assert crm["meta"] == {
+        "lake_subdir": "crm",
         "lake_dir": "{{ env_var('WAREHOUSE_LAKE_DIR', 'data/lake') }}/crm",
         "external_location": shop["meta"]["external_location"],
         "lake_active_within_days": 7,
