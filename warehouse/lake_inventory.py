@@ -50,16 +50,6 @@ QUARANTINED = "quarantined"
 PARQUET_MAGIC = b"PAR1"
 PARTITION_FOLDER = re.compile(r"^ingest_date=(\d{4}-\d{2}-\d{2})$")
 
-# The columns a file of each source must have (the natural keys of macros/shop_natural_keys.sql,
-# without the bookkeeping _ingest_date): kept here too so the check runs without dbt.
-REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id", "updated_at"),
-    "products": ("product_id",),
-    "orders": ("order_id", "status"),
-    "order_items": ("order_id", "line_number"),
-    "events": ("event_id",),
-}
-
 
 @dataclass(frozen=True)
 class FileInspection:
@@ -205,9 +195,9 @@ def _scanner() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
 
 
-def landed_files(lake_dir: str | Path, source: str) -> list[Path]:
+def landed_files(lake_dir: str | Path, source: LakeSource) -> list[Path]:
     """Every file under the source's folder, at any depth, sorted."""
-    root = Path(lake_dir) / source
+    root = source.folder(lake_dir)
     if not root.is_dir():
         return []
     return sorted(path for path in root.rglob("*") if path.is_file())
