@@ -88,8 +88,10 @@
 {%- endmacro %}
 
 {#
-    The columns the lake's files of a source hold and the folder read, as
-    {folder, columns}, or none when the source has no lake folder; `known_inventory`
+    The columns the lake's files of a source table hold and the folder read, as
+    {folder, columns}, or none when the table is not lake-backed: a lake-backed table, of
+    any system, has a `lake` contract and a `lake_dir` in its meta (the source's keys merged
+    with the table's), its files under <lake_dir>/<table>. `known_inventory`
     (reusable_lake_inventory, or none) lends unchanged files their inspection.
 #}
 {% macro pii_policy_landed_columns(source, known_inventory=none) -%}
@@ -99,7 +101,7 @@
 {% macro duckdb__pii_policy_landed_columns(source, known_inventory) -%}
     {#- Readable files only (macros/lake_files.sql): an unreadable file, or one of another
         feed dropped in the wrong folder, is quarantined by the run, not a new column. -#}
-    {%- if 'lake' not in source.meta -%}
+    {%- if source.meta.get('lake') is not mapping -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set folder = lake_folder(source) -%}

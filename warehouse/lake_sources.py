@@ -75,7 +75,7 @@ def _lake_source(node: Mapping[str, Any]) -> LakeSource:
 
 def lake_sources(manifest: Mapping[str, Any]) -> list[LakeSource]:
     """Every lake-backed source table of the manifest's project, sorted by system and table."""
-    project = manifest["metadata"].get("project_name")
+    project = manifest.get("metadata", {}).get("project_name")
     found = [
         _lake_source(node)
         for node in manifest["sources"].values()

@@ -18,6 +18,7 @@ warehouse's lake inventory, the Python check from the files: warehouse.governanc
 """
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -136,6 +137,25 @@ def _invalid_combinations(meta: Mapping[str, Any]) -> list[str]:
         problems.append("pii_exception goes with pii: direct")
     if meta.get("subject_key") and level != "quasi":
         problems.append("subject_key goes with pii: quasi")
+    # how a column links rows to a data subject (warehouse/governance/sources.py)
+    pattern = meta.get("subject_id_pattern")
+    if pattern is not None:
+        if not meta.get("subject_key"):
+            problems.append("subject_id_pattern goes with subject_key: true")
+        try:
+            re.compile(str(pattern))
+        except re.error:
+            problems.append("subject_id_pattern must be a regular expression")
+    kind = meta.get("subject_identifier")
+    if kind is not None:
+        if level != "direct":
+            problems.append("subject_identifier goes with pii: direct")
+        if not (isinstance(kind, str) and re.fullmatch(r"[a-z][a-z0-9_]*", kind)):
+            problems.append("subject_identifier names a kind of identifier, e.g. email or phone")
+        if meta.get("pseudonymised"):
+            problems.append("subject_identifier goes on the column in clear, not its pseudonym")
+    if meta.get("subject_link") and (meta.get("subject_key") or kind is not None):
+        problems.append("subject_link goes on neither a subject_key nor a subject_identifier")
     return problems
 
 

@@ -4,16 +4,21 @@
         --reference DSR-2026-0042 --requested-by privacy-office
     (or --email name@example.com; in Dagster: the job `erase_customer`)
 
+What identifies the person, and which lake tables and staging models there are, comes from
+the sources YAML through the dbt manifest (warehouse.governance.sources): every system
+declared there is covered.
+
 Steps, in this order so that a run stopped half-way can simply be run again:
 
-1. Resolve the subject (warehouse.governance.subject): ids, emails, phones, pseudonyms,
-   orders, sessions, device ids, from the raw lake and the warehouse. Find the registered
-   dataset versions that held the subject's rows (their published Parquet, else the table).
+1. Resolve the subject (warehouse.governance.subject): ids, identifiers (emails, phones),
+   pseudonyms, and the values their rows own (orders, sessions, device ids), from the raw
+   lake and staging. Find the registered dataset versions that held the subject's rows
+   (their published Parquet, else the table).
 2. Warehouse, one transaction: delete the subject's rows from every table (staging, the
-   quarantine's raw records, every version of every snapshot, facts, features, labels,
+   audit tables' raw records, every version of every snapshot, facts, features, labels,
    training set, stored test failures...), matched by column (`sql_predicate`); adjust
    `audit.row_count_reconciliation` by what left each source-day, so landed = kept +
-   duplicates + quarantined still holds.
+   duplicates + corrected + quarantined still holds.
 3. Raw lake: every landing file holding the subject is rewritten without those rows under
    its own name (the old file is replaced, so staging's `_source_file` stays true).
 4. Rebuild what is derived from history (`dbt build --full-refresh` of facts, dims, ML
@@ -54,12 +59,19 @@ from warehouse.datasets import DATASETS, PUBLICATIONS_TABLE, lakehouse_dir, publ
 from warehouse.dbt_runner import run_dbt
 from warehouse.fingerprint import quote_identifier
 from warehouse.governance.residue import Residue, parquet_files, scan_files, scan_warehouse
+from warehouse.governance.sources import (
+    LakeTable,
+    lake_tables,
+    load_manifest,
+    subject_key_columns,
+    table_of,
+)
 from warehouse.governance.subject import (
     Subject,
     SubjectError,
     arrow_mask,
-    check_customer_id,
     check_email,
+    check_subject_id,
     resolve_subject,
     sql_predicate,
     subject_rows,
@@ -73,7 +85,11 @@ RETENTION_LOG = "audit.retention_log"
 # Governance's own records: they hold no identifiers and are never erased from.
 GOVERNANCE_TABLES = (ERASURE_LOG, AFFECTED_VERSIONS, RETENTION_LOG)
 RECONCILIATION = "audit.row_count_reconciliation"
-QUARANTINE = "audit.quarantined_rows"
+# The audit tables that hold rows of a source-day, and the reconciliation column counting them.
+ROWS_HELD_BY = {
+    "audit.quarantined_rows": "rows_quarantined",
+    "audit.corrected_rows": "rows_corrected",
+}
 REGISTRY = "ml.ml_dataset_versions"
 
 # What is recomputed from the cleaned history after the deletes (step 4).
@@ -83,6 +99,8 @@ REBUILD_ARGS = [
     "--select",
     "fct_orders+ dim_customers+ dim_customers_history+",
 ]
+# A source-day: (source system, or None where not known, source table, ingest date).
+RowKey = tuple[str | None, str, str]
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}")
 # A role or staff id: no "@", so that nobody records the customer's email as the requester.
 ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,79}")
@@ -140,7 +158,7 @@ class ErasureRequest:
         if bool(self.customer_id) == bool(self.email):
             raise SubjectError("Name the customer by exactly one of customer_id or email.")
         if self.customer_id:
-            check_customer_id(self.customer_id)
+            check_subject_id(self.customer_id)
         else:
             check_email(self.email or "")
         if not REFERENCE.fullmatch(self.request_reference):
@@ -211,30 +229,48 @@ class Erasure:
         lake: Path | None = None,
         exports: Path | None = None,
         lakehouse: Path | None = None,
+        manifest: dict[str, Any] | None = None,
     ) -> None:
         self.request = request
         self.database = database or duckdb_path()
-        self.lake = lake or lake_dir()
+        self.lake = (lake or lake_dir()).resolve()
         self.exports = exports or exports_dir()
         self.lakehouse = lakehouse or lakehouse_dir()
         self.started_at = datetime.now(UTC).replace(tzinfo=None)
         self.report = ErasureReport(erasure_id=uuid.uuid4().hex)
         self.step = "resolve"
         self.marked = False  # the affected versions are marked (with the deletes)
+        manifest = manifest if manifest is not None else load_manifest()
+        self.tables: list[LakeTable] = lake_tables(manifest, self.lake)
+        self.staging = {t.staging.relation: t for t in self.tables if t.staging is not None}
+        self.key_columns = sorted(subject_key_columns(manifest))
         self.subject: Subject = resolve_subject(
             self.lake,
             self.database,
             customer_id=request.customer_id,
             email=request.email,
+            tables=self.tables,
         )
-        self.report.customers_erased = len(self.subject.customer_ids)
+        self.report.customers_erased = len(self.subject.ids)
         self.affected: list[AffectedVersion] = (
             self._affected_versions() if self.subject.found else []
         )
 
     # -- step 1: dataset versions that held the subject --------------------------------
+    def _held(self, columns: list[str]) -> tuple[str, list] | None:
+        """A condition true for the rows keyed to the subject, over those of `columns`
+        declared subject_key, with its parameters; None when none is."""
+        keys = [c for c in columns if c in self.key_columns]
+        if not keys:
+            return None
+        ids = sorted(self.subject.ids)
+        condition = " or ".join(
+            f"list_contains(?, cast({quote_identifier(c)} as varchar))" for c in keys
+        )
+        return f"({condition})", [ids] * len(keys)
+
     def _affected_versions(self) -> list[AffectedVersion]:
-        ids = sorted(self.subject.customer_ids)
+        ids = sorted(self.subject.ids)
         affected = []
         with duckdb.connect(str(self.database), read_only=True) as connection:
             if not _exists(connection, REGISTRY):
@@ -254,17 +290,37 @@ class Erasure:
             for version_id, dataset, as_of, fingerprint in versions:
                 export = self.exports / dataset / f"version={version_id}" / f"{dataset}.parquet"
                 if export.exists():
-                    column = pq.ParquetFile(export).read(columns=["customer_id"])["customer_id"]
-                    found = pc.is_in(column, value_set=pa.array(ids, type=pa.string()))
-                    held = int(pc.sum(found).as_py() or 0)
+                    table = pq.ParquetFile(export).read()
+                    held = 0
+                    mask = None
+                    for key in (c for c in table.column_names if c in self.key_columns):
+                        found = pc.is_in(
+                            pc.cast(table[key], pa.string()),
+                            value_set=pa.array(ids, type=pa.string()),
+                        )
+                        mask = found if mask is None else pc.or_(mask, found)
+                    if mask is not None:
+                        held = int(pc.sum(pc.fill_null(mask, False)).as_py() or 0)
                 else:  # not exported: judged from the table, as of the version's date
                     _, table_name = DATASETS.get(dataset, (None, None))
                     if table_name is None:
                         continue
+                    columns = [
+                        row[0]
+                        for row in connection.execute(
+                            "select column_name from information_schema.columns "
+                            "where table_schema = 'ml' and table_name = ?",
+                            [table_name],
+                        ).fetchall()
+                    ]
+                    held_by = self._held(columns)
+                    if held_by is None:
+                        continue
+                    condition, params = held_by
                     (held,) = connection.execute(
                         f"select count(*) from ml.{quote_identifier(table_name)} "
-                        "where list_contains(?, customer_id) and as_of_date <= ?",
-                        [ids, as_of],
+                        f"where {condition} and as_of_date <= ?",
+                        [*params, as_of],
                     ).fetchone()
                 if held:
                     affected.append(
@@ -281,8 +337,8 @@ class Erasure:
         with duckdb.connect(str(self.database)) as connection:
             connection.execute("begin transaction")
             try:
-                kept, quarantined = self._delete_from_tables(connection)
-                self._adjust_reconciliation(connection, raw_plan, kept, quarantined)
+                held = self._delete_from_tables(connection)
+                self._adjust_reconciliation(connection, raw_plan, held)
                 self._mark_affected_versions(connection)
                 connection.execute("commit")
                 self.marked = True
@@ -294,8 +350,15 @@ class Erasure:
         self.step = "raw lake"
         for path, rows in raw_plan.items():
             self._rewrite_without_subject(path)
-            source = path.relative_to(self.lake).parts[0]
-            self.report.add(f"lake/{source}", rows)
+            self.report.add(self._lake_location(path), rows)
+
+    def _lake_location(self, path: Path) -> str:
+        """`lake/<the table's folder in the lake>` (e.g. lake/customers, lake/support/tickets)."""
+        table = table_of(self.tables, path)
+        relative = path.relative_to(self.lake)
+        if table is not None and table.folder.is_relative_to(self.lake):
+            return f"lake/{table.folder.relative_to(self.lake).as_posix()}"
+        return f"lake/{relative.parts[0]}"
 
     def _tables(self, connection: duckdb.DuckDBPyConnection) -> list[str]:
         rows = connection.execute(
@@ -306,11 +369,12 @@ class Erasure:
 
     def _delete_from_tables(
         self, connection: duckdb.DuckDBPyConnection
-    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
-        """Delete the subject's rows everywhere; return the staging and quarantine rows
-        removed per (source, ingest date), for the reconciliation."""
-        kept: dict[tuple[str, str], int] = {}
-        quarantined: dict[tuple[str, str], int] = {}
+    ) -> dict[str, dict[RowKey, int]]:
+        """Delete the subject's rows everywhere; return, for the reconciliation, the rows
+        removed per source-day from each relation it counts: {column: {key: rows}}
+        (rows_kept: the staging models; rows_quarantined, rows_corrected: the audit
+        tables of ROWS_HELD_BY)."""
+        held: dict[str, dict[RowKey, int]] = {}
         for table in self._tables(connection):
             schema, name = table.split(".")
             columns = dict(
@@ -325,59 +389,100 @@ class Erasure:
                 continue
             condition, params = predicate
             relation = _quoted(table)
-            if schema == "staging" and name.startswith("stg_shop__") and "_ingest_date" in columns:
-                source = name.removeprefix("stg_shop__")
+            staged = self.staging.get(table)
+            if staged is not None and "_ingest_date" in columns:
+                kept = held.setdefault("rows_kept", {})
                 for day, rows in connection.execute(
                     f"select cast(_ingest_date as varchar), count(*) from {relation} "
                     f"where {condition} group by 1",
                     params,
                 ).fetchall():
-                    kept[(source, day)] = rows
-            if table == QUARANTINE:
-                for source, day, rows in connection.execute(
-                    f"select source_name, cast(ingest_date as varchar), count(*) from {relation} "
-                    f"where {condition} group by 1, 2",
+                    kept[(staged.system, staged.name, day)] = rows
+            if table in ROWS_HELD_BY and {"source_name", "ingest_date"} <= set(columns):
+                system = "cast(source_system as varchar)" if "source_system" in columns else "null"
+                counted = held.setdefault(ROWS_HELD_BY[table], {})
+                for source_system, source, day, rows in connection.execute(
+                    f"select {system}, source_name, cast(ingest_date as varchar), count(*) "
+                    f"from {relation} where {condition} group by 1, 2, 3",
                     params,
                 ).fetchall():
-                    quarantined[(source, day)] = rows
+                    counted[(source_system, source, day)] = rows
             (rows,) = connection.execute(
                 f"select count(*) from {relation} where {condition}", params
             ).fetchone()
             if rows:
                 connection.execute(f"delete from {relation} where {condition}", params)
                 self.report.add(table, rows)
-        return kept, quarantined
+        return held
+
+    def _row_key(self, key: RowKey, by_system: bool) -> RowKey:
+        """A source-day as the reconciliation keys it: with the source system when it has
+        that column (found from the manifest when only the table's name is known), else
+        without."""
+        system, source, day = key
+        if not by_system:
+            return (None, source, day)
+        if system is None:
+            systems = {t.system for t in self.tables if t.name == source}
+            system = systems.pop() if len(systems) == 1 else None
+        return (system, source, day)
 
     def _adjust_reconciliation(
         self,
         connection: duckdb.DuckDBPyConnection,
         raw_plan: dict[Path, int],
-        kept: dict[tuple[str, str], int],
-        quarantined: dict[tuple[str, str], int],
+        held: dict[str, dict[RowKey, int]],
     ) -> None:
         """Rows that left a source-day leave its reconciliation too: landed by the rows
-        removed from its files (at least what staging and the quarantine held, should its
-        files be gone already), duplicates by the rest."""
+        removed from its files (at least what staging and the audit tables held, should
+        its files be gone already); kept, corrected and quarantined by what left those;
+        duplicates by the rest. Reads the reconciliation's columns, so it works before and
+        after it gained source_system and rows_corrected."""
         if not _exists(connection, RECONCILIATION):
             return
-        landed: dict[tuple[str, str], int] = {}
+        schema, name = RECONCILIATION.split(".")
+        columns = {
+            row[0]
+            for row in connection.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                [schema, name],
+            ).fetchall()
+        }
+        by_system = "source_system" in columns
+        counted = ["rows_kept", *(c for c in ROWS_HELD_BY.values() if c in columns)]
+        landed: dict[RowKey, int] = {}
         for path, rows in raw_plan.items():
-            source = path.relative_to(self.lake).parts[0]
-            day = path.parent.name.removeprefix("ingest_date=")
-            landed[(source, day)] = landed.get((source, day), 0) + rows
-        for key in sorted(set(landed) | set(kept) | set(quarantined)):
-            k, q = kept.get(key, 0), quarantined.get(key, 0)
-            gone = max(landed.get(key, 0), k + q)
+            table = table_of(self.tables, path)
+            day = table.landing_day(path) if table is not None else None
+            if table is None or day is None:
+                continue
+            key = self._row_key((table.system, table.name, day.isoformat()), by_system)
+            landed[key] = landed.get(key, 0) + rows
+        terms: dict[str, dict[RowKey, int]] = {column: {} for column in counted}
+        for column, rows_by_key in held.items():
+            if column not in terms:
+                continue  # a term the reconciliation has not: its rows count as duplicates
+            for key, rows in rows_by_key.items():
+                key = self._row_key(key, by_system)
+                terms[column][key] = terms[column].get(key, 0) + rows
+        keys = set(landed).union(*terms.values())
+        for key in sorted(keys, key=lambda k: tuple(part or "" for part in k)):
+            removed = {column: terms[column].get(key, 0) for column in counted}
+            gone = max(landed.get(key, 0), sum(removed.values()))
+            assignments = ["rows_landed = rows_landed - ?", "rows_duplicate = rows_duplicate - ?"]
+            params: list[Any] = [gone, gone - sum(removed.values())]
+            for column, rows in removed.items():
+                assignments.append(f"{column} = {column} - ?")
+                params.append(rows)
+            system, source, day = key
+            where = "source_name = ? and ingest_date = cast(? as date)"
+            params += [source, day]
+            if by_system and system is not None:
+                where = "source_system = ? and " + where
+                params.insert(len(params) - 2, system)
             connection.execute(
-                f"""
-                update {RECONCILIATION} set
-                    rows_landed = rows_landed - ?,
-                    rows_kept = rows_kept - ?,
-                    rows_duplicate = rows_duplicate - ?,
-                    rows_quarantined = rows_quarantined - ?
-                where source_name = ? and ingest_date = cast(? as date)
-                """,
-                [gone, k, gone - k - q, q, *key],
+                f"update {RECONCILIATION} set {', '.join(assignments)} where {where}", params
             )
 
     def _mark_affected_versions(self, connection: duckdb.DuckDBPyConnection) -> None:
@@ -463,24 +568,27 @@ class Erasure:
         if not catalog.exists():
             return
         publish_latest(self.database)  # the post-erasure versions, before the old go
-        ids = sorted(self.subject.customer_ids)
         with open_lake(catalog, self.lakehouse / "data", read_only=False) as connection:
             (current,) = connection.execute(f"select id from {LAKE}.current_snapshot()").fetchone()
-            tables = connection.execute(
-                "select table_schema || '.' || table_name from information_schema.tables "
-                "where table_catalog = ?",
+            columns: dict[str, list[str]] = {}
+            for table, column in connection.execute(
+                "select table_schema || '.' || table_name, column_name "
+                "from information_schema.columns where table_catalog = ? order by 1",
                 [LAKE],
-            ).fetchall()
+            ).fetchall():
+                columns.setdefault(table, []).append(column)
+            # each published table's rows keyed to the subject (its subject_key columns)
+            keyed = {table: held for table, names in columns.items() if (held := self._held(names))}
             holding = set()
             for (snapshot,) in connection.execute(
                 f"select snapshot_id from {LAKE}.snapshots() where snapshot_id < ?", [current]
             ).fetchall():
-                for (table,) in tables:
+                for table, (condition, params) in keyed.items():
                     with suppress(duckdb.Error):  # the table did not exist at that snapshot
                         (rows,) = connection.execute(
                             f"select count(*) from {LAKE}.{_quoted(table)} "
-                            f"at (version => {int(snapshot)}) where list_contains(?, customer_id)",
-                            [ids],
+                            f"at (version => {int(snapshot)}) where {condition}",
+                            params,
                         ).fetchone()
                         if rows:
                             holding.add(int(snapshot))
@@ -600,7 +708,9 @@ def erasure_log(database: Path | None = None) -> Iterator[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--customer-id", help="the customer's id, C + 7 digits")
+    who.add_argument(
+        "--customer-id", help="the customer's id (the sources YAML's subject_key, in its format)"
+    )
     who.add_argument("--email", help="an email address of the customer")
     parser.add_argument("--reference", required=True, help="ticket id of the request")
     parser.add_argument("--requested-by", required=True, help="who asked (role or staff id)")

@@ -8,8 +8,12 @@ Classification lives in the YAML beside each source and model, on the column:
 
 - `pseudonymised: true` on a `direct` column that holds a keyed pseudonym (macro
   `pseudonymise`), not the value;
-- `subject_key: true` on the customer id (quasi: meaningless outside the shop's systems,
-  but it links every row of a person; erasure keys on it);
+- `subject_key: true` on the customer id (quasi: meaningless outside the source systems,
+  but it links every row of a person; erasure keys on it), with, on a source column,
+  `subject_id_pattern: <regex>` the format of an id an erasure request names;
+- on source columns, what else links rows to a person (warehouse.governance.sources):
+  `subject_identifier: <kind>` on a direct identifier in clear (email, phone), and
+  `subject_link: true` on a value the person's rows own (an order id);
 - `pii_exception: <why>` on a `direct` column deliberately kept in clear outside the marts
   and ML layers (the base views over the raw lake; the quarantine's raw records).
 
@@ -19,8 +23,10 @@ Rules (each violation names the YAML file, the model and column, the rule, and w
 - lake-column-undeclared: every column in the lake's Parquet files is declared (and so
   classified) in the sources YAML: a new column in a feed fails until someone classifies it.
 - classification-invalid: `pii` is direct, quasi or none; `pseudonymised` and
-  `pii_exception` go with direct, `subject_key` with quasi; a direct identifier declared in
-  clear outside the marts and ML layers has a `pii_exception`.
+  `pii_exception` go with direct, `subject_key` with quasi; `subject_id_pattern` goes with
+  `subject_key` and is a regular expression, `subject_identifier` with direct (in clear)
+  and names a kind, `subject_link` with neither; a direct identifier declared in clear
+  outside the marts and ML layers has a `pii_exception`.
 - direct-pii-unpseudonymised: no column of a mart or ML model (exports included) carries a
   direct identifier except through a keyed pseudonym: neither as declared nor as found by
   column lineage over the compiled SQL (sqlglot, warehouse.column_lineage), where a value
@@ -49,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
@@ -67,6 +74,7 @@ from warehouse.governance.classification import (
     is_protected,
     where,
 )
+from warehouse.governance.sources import lake_tables
 from warehouse.settings import REPO_ROOT, lake_dir
 
 HASHES = (exp.SHA2, exp.SHA, exp.MD5)
@@ -84,18 +92,19 @@ class Flow:
 
 
 def landed_columns(manifest: Mapping[str, Any], lake: Path) -> dict[str, LandedColumns]:
-    """The columns the Parquet files under each source's folder of `lake` hold, by the
-    source's unique id (the dbt hook reads them from the warehouse's lake inventory)."""
+    """The columns the Parquet files under each lake-backed source table's folder hold
+    (its folder under `lake`: warehouse.governance.sources), by the source's unique id (the
+    dbt hook reads them from the warehouse's lake inventory). Readable files only: an
+    unreadable one is quarantined by the run, not a new column."""
     landed = {}
-    for uid, source in manifest["sources"].items():
-        if not is_ours(source):
-            continue
-        folder = lake / source["name"]
-        files = sorted(folder.glob("*/*.parquet")) if folder.is_dir() else []
+    for table in lake_tables(manifest, lake):
         columns: set[str] = set()
-        for path in files:
-            columns |= set(pq.read_schema(path).names)
-        landed[uid] = LandedColumns(str(folder), frozenset(columns))
+        for path in table.files():
+            try:
+                columns |= set(pq.read_schema(path).names)
+            except (OSError, pa.ArrowException):
+                continue
+        landed[table.unique_id] = LandedColumns(str(table.folder), frozenset(columns))
     return landed
 
 

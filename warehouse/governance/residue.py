@@ -2,7 +2,7 @@
 
 Every table of the warehouse and every Parquet file under the given folders is read in
 full; every text-like column (text, JSON, and lists, structs and maps rendered as text) is
-searched for the subject's customer ids (as whole words), emails, phones and pseudonyms
+searched for the subject's ids (as whole words), identifiers (emails, phones) and pseudonyms
 (anywhere in the text, case-insensitive). The answer names the place and the column, never
 the value found, so it can be logged.
 """

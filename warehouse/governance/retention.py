@@ -8,8 +8,10 @@
 
 Policies (docs/governance.md):
 
-- raw: a lake partition (`<source>/ingest_date=D/`) goes once D is more than `raw_days`
-  before the as-of date (today by default). Staging keeps its rows: from then on staging is
+- raw: a partition of a lake-backed source table (`<lake_dir>/<table>/<partition>=D/`, as
+  the sources YAML declares it: warehouse.governance.sources) goes once D is more than
+  `raw_days` before the as-of date (today by default). Folders no source declares are
+  never touched. Staging keeps its rows: from then on staging is
   the record of those days, so a full refresh of staging would lose them (the `full_refresh`
   job refuses it; see docs/governance.md).
 - snapshots: a closed version (dbt_valid_to set) goes once it closed more than
@@ -39,9 +41,9 @@ import duckdb
 
 from warehouse.datasets import DATASETS
 from warehouse.governance.erasure import RETENTION_LOG
+from warehouse.governance.sources import LakeTable, lake_tables, load_manifest
 from warehouse.settings import duckdb_path, exports_dir, lake_dir
 
-PARTITION_PREFIX = "ingest_date="
 # Snapshots read point in time by the registered datasets, and the relation that reads them.
 PINNED_BY_DATASETS = {"snapshots.snap_customers": "marts.dim_customers_history"}
 FEATURES_TABLE = "ml.ml_customer_features"
@@ -80,14 +82,13 @@ class RetentionPolicy:
 
 @dataclass(frozen=True)
 class RawPartition:
-    source: str
+    source: str  # the table's folder, relative to the lake root (customers, support/tickets)
     ingest_date: date
     path: Path
     files: int
 
     def __str__(self) -> str:
-        where = f"{self.source}/{PARTITION_PREFIX}{self.ingest_date}"
-        return f"raw partition {where} ({self.files} file(s))"
+        return f"raw partition {self.source}/{self.path.name} ({self.files} file(s))"
 
 
 @dataclass(frozen=True)
@@ -139,19 +140,23 @@ def _cutoff(as_of: date, days: int) -> date:
     return as_of - timedelta(days=days)
 
 
-def expired_partitions(lake: Path, as_of: date, raw_days: int) -> list[RawPartition]:
+def expired_partitions(
+    lake: Path, as_of: date, raw_days: int, tables: list[LakeTable] | None = None
+) -> list[RawPartition]:
+    """The partitions of the lake-backed source tables (`tables`, by default the
+    manifest's) past the policy."""
     cutoff = _cutoff(as_of, raw_days)
+    if tables is None:
+        tables = lake_tables(load_manifest(), lake)
     found = []
-    for source in sorted(p for p in lake.iterdir() if p.is_dir() and not p.name.startswith("_")):
-        for partition in sorted(source.glob(f"{PARTITION_PREFIX}*")):
-            try:
-                day = date.fromisoformat(partition.name.removeprefix(PARTITION_PREFIX))
-            except ValueError:
-                continue  # not a partition folder; never touched
+    for table in tables:
+        folder = table.folder
+        name = folder.relative_to(lake).as_posix() if folder.is_relative_to(lake) else str(folder)
+        for day, partition in table.partitions():
             if day < cutoff:
-                files = len(list(partition.glob("*.parquet")))
-                found.append(RawPartition(source.name, day, partition, files))
-    return found
+                files = len(list(partition.rglob("*.parquet")))
+                found.append(RawPartition(name, day, partition, files))
+    return sorted(found, key=lambda p: (p.source, p.ingest_date))
 
 
 def _exists(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -235,11 +240,14 @@ def plan_retention(
     database: Path | None = None,
     lake: Path | None = None,
     exports: Path | None = None,
+    tables: list[LakeTable] | None = None,
 ) -> RetentionPlan:
-    """What the policy removes as of `as_of` (today, UTC, by default); changes nothing."""
+    """What the policy removes as of `as_of` (today, UTC, by default); changes nothing.
+    `tables`: the lake-backed source tables (default: the manifest's)."""
     as_of = as_of or datetime.now(UTC).date()
     plan = RetentionPlan(policy, as_of)
-    plan.partitions = expired_partitions(lake or lake_dir(), as_of, policy.raw_days)
+    lake = (lake or lake_dir()).resolve()
+    plan.partitions = expired_partitions(lake, as_of, policy.raw_days, tables)
     with duckdb.connect(str(database or duckdb_path()), read_only=True) as connection:
         plan.snapshot_versions, plan.pinned = expired_snapshot_versions(
             connection, as_of, policy.snapshot_days

@@ -5,10 +5,12 @@
 
 A keyed hash cannot be turned into another one, so each pseudonym is recomputed from the
 value it hides: the raw lake still holds those values for the days it keeps. For every
-pseudonymising column of staging (`{{ pseudonymise('email') }} as email_pseudonym`, found in
-the models' SQL), the distinct raw values give a map old pseudonym → new pseudonym; every
-warehouse table with a column of that name (staging, snapshots, intermediate, marts) is
-then updated through the map, in one transaction. The salts are passed to DuckDB as
+pseudonymising column of the staging model of every lake-backed source table
+(`{{ pseudonymise('email') }} as email_pseudonym` in its SQL; the tables and their staging
+models from the manifest, warehouse.governance.sources), the distinct raw values of the
+column it hides, in that table's lake files, give a map old pseudonym → new pseudonym;
+every warehouse table with a column of that name (staging, snapshots, intermediate, marts)
+is then updated through the map, in one transaction. The salts are passed to DuckDB as
 parameters, never written into SQL or logs.
 
 A pseudonym whose raw value has left the lake (retention) cannot be re-keyed: it is
@@ -19,18 +21,19 @@ procedure (pause automation, back up, rotate, switch the secret, destroy the old
 
 import argparse
 import os
-import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from warehouse.fingerprint import quote_identifier
-from warehouse.settings import REPO_ROOT, duckdb_path, lake_dir
-
-STAGING = REPO_ROOT / "models" / "staging" / "shop"
-PSEUDONYMISED = re.compile(r"pseudonymise\('(\w+)'\)\s*}}\s*as\s+(\w+)")
+from warehouse.governance.sources import LakeTable, lake_tables, load_manifest
+from warehouse.settings import duckdb_path, lake_dir
 
 
 @dataclass
@@ -47,14 +50,35 @@ class RotationReport:
         )
 
 
-def pseudonym_columns() -> dict[str, tuple[str, str]]:
-    """Pseudonym column → (lake source, raw column), from the staging models' SQL."""
-    found = {}
-    for model in sorted(STAGING.glob("stg_shop__*.sql")):
-        source = model.stem.removeprefix("stg_shop__")
-        for raw, pseudonym in PSEUDONYMISED.findall(model.read_text()):
-            found[pseudonym] = (source, raw)
+def pseudonym_columns(tables: Sequence[LakeTable]) -> dict[str, list[tuple[LakeTable, str]]]:
+    """Pseudonym column → the (lake table, raw column) pairs it is computed from, from the
+    staging models' SQL (two systems may stage a pseudonym under the same name)."""
+    found: dict[str, list[tuple[LakeTable, str]]] = {}
+    for table in tables:
+        if table.staging is None:
+            continue
+        for raw, pseudonym in sorted(table.staging.pseudonyms.items()):
+            found.setdefault(pseudonym, []).append((table, raw))
     return found
+
+
+def _landed_values(sources: Sequence[tuple[LakeTable, str]]) -> str:
+    """SQL: the raw values, as text, of these columns of these tables' readable files."""
+    selects = []
+    for table, raw in sources:
+        files = []
+        for path in table.files():
+            try:
+                if raw in pq.read_schema(path).names:
+                    files.append("'" + str(path).replace("'", "''") + "'")
+            except (OSError, pa.ArrowException):
+                continue  # unreadable: quarantined by the lake inventory, never read
+        if files:
+            selects.append(
+                f"select cast({quote_identifier(raw)} as varchar) as value "
+                f"from read_parquet([{', '.join(files)}], union_by_name = true)"
+            )
+    return " union all ".join(selects) or "select cast(null as varchar) as value"
 
 
 def rotate(
@@ -64,6 +88,7 @@ def rotate(
     apply: bool,
     database: Path | None = None,
     lake: Path | None = None,
+    manifest: Mapping[str, Any] | None = None,
 ) -> RotationReport:
     if not old_salt or not new_salt or old_salt == new_salt:
         raise ValueError(
@@ -73,22 +98,19 @@ def rotate(
     if len(new_salt) < 16:
         raise ValueError("The new salt must be at least 16 characters long.")
     lake = lake or lake_dir()
+    tables = lake_tables(manifest if manifest is not None else load_manifest(), lake)
     report = RotationReport()
     with duckdb.connect(str(database or duckdb_path()), read_only=not apply) as connection:
         connection.execute("begin transaction")
-        columns = pseudonym_columns()
-        for pseudonym, (source, raw) in columns.items():
-            files = str(lake / source / "*" / "*.parquet").replace("'", "''")
+        columns = pseudonym_columns(tables)
+        for pseudonym, sources in columns.items():
             connection.execute(
                 f"""
-                create or replace temp table rekey_{pseudonym} as
+                create or replace temp table {quote_identifier("rekey_" + pseudonym)} as
                 select distinct
                     sha256($old || lower(trim(value))) as old_pseudonym,
                     sha256($new || lower(trim(value))) as new_pseudonym
-                from (
-                    select cast({quote_identifier(raw)} as varchar) as value
-                    from read_parquet('{files}', union_by_name = true)
-                ) as landed
+                from ({_landed_values(sources)}) as landed
                 where value is not null
                 """,
                 {"old": old_salt, "new": new_salt},
@@ -105,9 +127,10 @@ def rotate(
             relation = f"{quote_identifier(schema)}.{quote_identifier(table)}"
             name = f"{schema}.{table}.{column}"
             quoted = quote_identifier(column)
+            rekey = quote_identifier("rekey_" + column)
             (mapped, unmapped) = connection.execute(
                 f"select count(map.new_pseudonym), count(*) - count(map.new_pseudonym) "
-                f"from {relation} as stored left join rekey_{column} as map "
+                f"from {relation} as stored left join {rekey} as map "
                 f"on stored.{quoted} = map.old_pseudonym where stored.{quoted} is not null"
             ).fetchone()
             report.rekeyed[name] = mapped
@@ -116,7 +139,7 @@ def rotate(
             if apply and mapped:
                 connection.execute(
                     f"update {relation} set {quoted} = map.new_pseudonym "
-                    f"from rekey_{column} as map where {relation}.{quoted} = map.old_pseudonym"
+                    f"from {rekey} as map where {relation}.{quoted} = map.old_pseudonym"
                 )
         connection.execute("commit" if apply else "rollback")
     return report

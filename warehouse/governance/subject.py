@@ -1,11 +1,13 @@
-"""A data subject (one customer) and everything that identifies their records.
+"""A data subject (one person) and everything that identifies their records.
 
-Erasure and its verification both work from a `Subject`: the customer ids, the emails and
-phones they ever had, the keyed pseudonyms of those, their order ids, and the sessions and
-device (anonymous) ids of their clickstream. Records are matched by column name wherever
-they are (raw files, warehouse tables, exports), so a new table that carries a
-`customer_id`, `order_id`, `session_id`, `anonymous_id`, `email`, `*_pseudonym` or a raw
-record as JSON is covered without a change here.
+Erasure and its verification both work from a `Subject`: their ids, their direct
+identifiers (emails, phones, ...) and the keyed pseudonyms of those, and the values their
+rows own (order ids, session ids, device ids, ...). What identifies whom is declared in the
+sources YAML, column by column (warehouse.governance.sources: `subject_key`,
+`subject_identifier`, `subject_link`), and read from the dbt manifest, so a system added
+with YAML and SQL only is covered. Records are then matched by column name and value
+wherever they are (raw files, warehouse tables, exports): a new table that carries one of
+those columns, a pseudonym, or a raw record as JSON is covered without a change here.
 
 A Subject holds personal data: it lives in memory for the length of an erasure and is
 never logged, written or passed between processes.
@@ -14,31 +16,35 @@ never logged, written or passed between processes.
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from warehouse.fingerprint import quote_identifier
+from warehouse.governance.sources import NAME, LakeTable, id_patterns, lake_tables, load_manifest
 
-CUSTOMER_ID = re.compile(r"C[0-9]{7}")  # the shop's customer ids (docs/sample_lake.md)
+# An id as an erasure request may name it: one plain token (the format the sources YAML
+# declares, `subject_id_pattern`, is checked against the manifest when the subject is
+# resolved).
+SUBJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 EMAIL = re.compile(r"[^@\s'\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+# The identifier kind a request may name a subject by (`subject_identifier: email`).
+EMAIL_KIND = "email"
 
 # The development salt of macros/guard_salt.sql; only target dev may use it.
 DEFAULT_PII_SALT = "development-salt-not-secret"
 
-# Identifier columns matched by exact value, and where each kind of value comes from.
-KEY_COLUMNS = ("customer_id", "order_id", "session_id", "anonymous_id")
-# Columns holding a whole raw record as JSON text (base views, the quarantine).
+# Columns holding a whole raw record as JSON text (base views, the audit tables).
 RAW_RECORD_COLUMNS = ("raw_record", "_raw_record")
-LAKE_SOURCES = ("customers", "products", "orders", "order_items", "events")
 
 
 class SubjectError(ValueError):
-    """The request does not name a customer in a form that can be matched."""
+    """The request does not name a person in a form that can be matched."""
 
 
 def pii_salt() -> str:
@@ -53,20 +59,29 @@ def pii_salt() -> str:
     return salt
 
 
-def pseudonymise(value: str, salt: str) -> str:
-    """The pseudonym dbt's `pseudonymise` macro computes: sha256(salt || lower(trim(value)))."""
-    return hashlib.sha256((salt + value.strip(" ").lower()).encode()).hexdigest()
-
-
-def normalised_email(value: str) -> str:
+def normalised(value: str) -> str:
+    """An identifier as it is compared and pseudonymised: lower(trim(value))."""
     return value.strip(" ").lower()
 
 
-def check_customer_id(value: str) -> str:
-    if not CUSTOMER_ID.fullmatch(value):
+def pseudonymise(value: str, salt: str) -> str:
+    """The pseudonym dbt's `pseudonymise` macro computes: sha256(salt || lower(trim(value)))."""
+    return hashlib.sha256((salt + normalised(value)).encode()).hexdigest()
+
+
+def check_subject_id(value: str, patterns: Sequence[str] = ()) -> str:
+    """`value` as a subject id: one plain token, and of a format the sources YAML declares
+    for the subject key (`subject_id_pattern`), when it declares any."""
+    if not SUBJECT_ID.fullmatch(value):
         raise SubjectError(
-            "customer_id must be the shop's customer id, C followed by 7 digits (e.g. "
-            f"C0000042); got a value of {len(value)} characters that is not."
+            "customer_id must be one plain identifier (letters, digits and ._:-, at most "
+            f"128); got a value of {len(value)} characters that is not."
+        )
+    if patterns and not any(re.fullmatch(pattern, value) for pattern in patterns):
+        raise SubjectError(
+            "customer_id is not of the format the sources YAML declares for the subject key "
+            f"(subject_id_pattern: {' or '.join(patterns)}); got a value of {len(value)} "
+            "characters that is not."
         )
     return value
 
@@ -76,75 +91,199 @@ def check_email(value: str) -> str:
         raise SubjectError(
             "email must be one plain email address (name@domain.tld, no quotes or spaces)."
         )
-    return normalised_email(value)
+    return normalised(value)
 
 
 @dataclass
 class Subject:
-    customer_ids: set[str] = field(default_factory=set)
-    emails: set[str] = field(default_factory=set)
-    phones: set[str] = field(default_factory=set)
-    pseudonyms: set[str] = field(default_factory=set)
-    order_ids: set[str] = field(default_factory=set)
-    session_ids: set[str] = field(default_factory=set)
-    anonymous_ids: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    identifiers: dict[str, set[str]] = field(default_factory=dict)  # kind → lower(trim())
+    pseudonyms: dict[str, set[str]] = field(default_factory=dict)  # kind → pseudonyms
+    linked: dict[str, set[str]] = field(default_factory=dict)  # link column → values
+    # the names, lower case, of the columns declared subject_key and subject_identifier
+    key_columns: frozenset[str] = frozenset()
+    identifier_columns: frozenset[str] = frozenset()
+    matched: bool = False  # some row of the lake or staging is the subject's
+
+    @classmethod
+    def of(cls, tables: Iterable[LakeTable]) -> "Subject":
+        """An empty subject matched through the columns these tables declare."""
+        tables = list(tables)
+        return cls(
+            key_columns=frozenset(c.lower() for t in tables for c in t.subject_keys),
+            identifier_columns=frozenset(c.lower() for t in tables for c in t.identifiers),
+        )
 
     @property
     def found(self) -> bool:
-        return bool(self.customer_ids)
+        return bool(self.ids) or self.matched
+
+    def all_identifiers(self) -> set[str]:
+        return set().union(*self.identifiers.values())
+
+    def all_pseudonyms(self) -> set[str]:
+        return set().union(*self.pseudonyms.values())
+
+    def pseudonymise(self, salt: str) -> None:
+        """Add the pseudonym of every identifier known."""
+        for kind, values in self.identifiers.items():
+            self.pseudonyms.setdefault(kind, set()).update(pseudonymise(v, salt) for v in values)
+
+    def size(self) -> tuple[int, ...]:
+        return (
+            len(self.ids),
+            sum(map(len, self.identifiers.values())),
+            sum(map(len, self.pseudonyms.values())),
+            sum(map(len, self.linked.values())),
+        )
 
     def key_values(self) -> dict[str, list[str]]:
-        """Identifier column → the subject's values in it."""
-        values = {
-            "customer_id": self.customer_ids,
-            "order_id": self.order_ids,
-            "session_id": self.session_ids,
-            "anonymous_id": self.anonymous_ids,
-        }
+        """Key or link column → the subject's values in it (for raw records as JSON)."""
+        values = {column: self.ids for column in self.key_columns}
+        values.update(self.linked)
         return {column: sorted(found) for column, found in values.items() if found}
 
     def exact_values(self) -> list[str]:
         """Every value that identifies the subject on its own, matched by equality in any
-        text column (ids, emails as landed in lower case, phones, pseudonyms)."""
+        text column (ids, linked values, identifiers as compared, pseudonyms)."""
         return sorted(
-            self.customer_ids
-            | self.order_ids
-            | self.session_ids
-            | self.anonymous_ids
-            | self.emails
-            | self.phones
-            | self.pseudonyms
+            self.ids
+            | set().union(*self.linked.values())
+            | self.all_identifiers()
+            | self.all_pseudonyms()
         )
 
     def needles(self) -> list[str]:
         """What a residue scan looks for: ids and the direct identifiers and their
-        pseudonyms (order, session and device ids are found through the rows they key)."""
-        return sorted(self.customer_ids | self.emails | self.phones | self.pseudonyms)
+        pseudonyms (linked values are found through the rows they key)."""
+        return sorted(self.ids | self.all_identifiers() | self.all_pseudonyms())
 
 
-def _lake_glob(lake: Path, source: str) -> str:
-    return str(lake / source / "*" / "*.parquet").replace("'", "''")
+@dataclass(frozen=True)
+class _Reading:
+    """One relation read for the subject's rows: its key, identifier (in clear, or as
+    pseudonyms) and link columns, as present."""
+
+    relation: str
+    keys: tuple[str, ...]
+    identifiers: Mapping[str, str]  # column in clear → kind
+    pseudonyms: Mapping[str, str]  # pseudonym column → kind
+    links: tuple[str, ...]
+
+    @property
+    def links_accounts(self) -> bool:
+        """Whether its rows can name more ids or identifiers of the subject."""
+        return bool(self.identifiers or self.pseudonyms)
+
+    def read(self, connection: duckdb.DuckDBPyConnection, subject: Subject) -> None:
+        """Add what the subject's rows of the relation hold: rows whose key is one of the
+        subject's ids, or whose identifier is one of theirs (of the same kind)."""
+        conditions: list[str] = []
+        params: list = []
+        if subject.ids:
+            for column in self.keys:
+                conditions.append(f"list_contains(?, cast({quote_identifier(column)} as varchar))")
+                params.append(sorted(subject.ids))
+        for column, kind in self.identifiers.items():
+            if subject.identifiers.get(kind):
+                conditions.append(
+                    f"list_contains(?, lower(trim(cast({quote_identifier(column)} as varchar))))"
+                )
+                params.append(sorted(subject.identifiers[kind]))
+        for column, kind in self.pseudonyms.items():
+            if subject.pseudonyms.get(kind):
+                conditions.append(f"list_contains(?, cast({quote_identifier(column)} as varchar))")
+                params.append(sorted(subject.pseudonyms[kind]))
+        if not conditions:
+            return
+        outputs = [
+            *(f"cast({quote_identifier(c)} as varchar)" for c in self.keys),
+            *(f"lower(trim(cast({quote_identifier(c)} as varchar)))" for c in self.identifiers),
+            *(f"cast({quote_identifier(c)} as varchar)" for c in self.pseudonyms),
+            *(f"cast({quote_identifier(c)} as varchar)" for c in self.links),
+        ]
+        rows = connection.execute(
+            f"select distinct {', '.join(outputs)} from {self.relation} "
+            f"where {' or '.join(conditions)}",
+            params,
+        ).fetchall()
+        subject.matched = subject.matched or bool(rows)
+        for row in rows:
+            values = iter(row)
+            for _ in self.keys:
+                _add(subject.ids, next(values))
+            for kind in self.identifiers.values():
+                _add(subject.identifiers.setdefault(kind, set()), next(values))
+            for kind in self.pseudonyms.values():
+                _add(subject.pseudonyms.setdefault(kind, set()), next(values))
+            for column in self.links:
+                _add(subject.linked.setdefault(column, set()), next(values))
 
 
-def _lake_columns(connection: duckdb.DuckDBPyConnection, lake: Path, source: str) -> set[str]:
-    if not any((lake / source).glob("*/*.parquet")):
-        return set()
-    rows = connection.execute(
-        f"describe select * from read_parquet('{_lake_glob(lake, source)}', union_by_name = true)"
-    ).fetchall()
-    return {row[0] for row in rows}
+def _add(into: set[str], value: str | None) -> None:
+    if value is not None and value.strip(" "):
+        into.add(value)
 
 
-def _values(connection: duckdb.DuckDBPyConnection, sql: str, params: list) -> set[str]:
-    return {row[0] for row in connection.execute(sql, params).fetchall() if row[0] is not None}
+def _sql_string(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
 
 
-def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    (count,) = connection.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(count)
+def _lake_reading(table: LakeTable) -> _Reading | None:
+    """The table's readable files, as one relation (an unreadable file is the lake
+    inventory's business: it is quarantined, never read)."""
+    files, columns = [], set()
+    for path in table.files():
+        try:
+            names = pq.read_schema(path).names
+        except (OSError, pa.ArrowException):
+            continue
+        files.append(path)
+        columns |= set(names)
+    if not files:
+        return None
+    relation = f"read_parquet([{', '.join(_sql_string(p) for p in files)}], union_by_name = true)"
+    return _reading(relation, table, columns, {})
+
+
+def _staging_reading(
+    connection: duckdb.DuckDBPyConnection, table: LakeTable, catalog: str
+) -> _Reading | None:
+    if table.staging is None:
+        return None
+    columns = {
+        row[0]
+        for row in connection.execute(
+            "select column_name from information_schema.columns "
+            "where table_catalog = ? and table_schema = ? and table_name = ?",
+            [catalog, table.staging.schema, table.staging.name],
+        ).fetchall()
+    }
+    if not columns:
+        return None
+    relation = ".".join(
+        quote_identifier(part) for part in (catalog, table.staging.schema, table.staging.name)
+    )
+    return _reading(relation, table, columns, table.staging.pseudonyms)
+
+
+def _reading(
+    relation: str, table: LakeTable, columns: set[str], pseudonyms: Mapping[str, str]
+) -> _Reading | None:
+    reading = _Reading(
+        relation,
+        keys=tuple(c for c in table.subject_keys if c in columns),
+        identifiers={c: kind for c, kind in table.identifiers.items() if c in columns},
+        pseudonyms={
+            pseudonyms[c]: kind
+            for c, kind in table.identifiers.items()
+            if pseudonyms.get(c) in columns
+        },
+        links=tuple(c for c in table.links if c in columns),
+    )
+    if not (reading.keys or reading.identifiers or reading.pseudonyms):
+        return None
+    return reading
 
 
 def resolve_subject(
@@ -154,97 +293,43 @@ def resolve_subject(
     customer_id: str | None = None,
     email: str | None = None,
     salt: str | None = None,
+    tables: Sequence[LakeTable] | None = None,
 ) -> Subject:
-    """Everything that identifies the customer, from the raw lake and the warehouse (the
-    warehouse too, because retention may have removed the raw partitions of older days)."""
+    """Everything that identifies the person, from the raw lake and from staging (staging
+    too, because retention may have removed the raw partitions of older days), through the
+    lake tables the sources YAML declares (`tables`; by default the manifest's)."""
     if bool(customer_id) == bool(email):
         raise SubjectError("Name the customer by exactly one of customer_id or email.")
     salt = salt if salt is not None else pii_salt()
-    subject = Subject()
+    if tables is None:
+        tables = lake_tables(load_manifest(), lake)
+    tables = [t for t in tables if t.identifies_subjects]
+    subject = Subject.of(tables)
+    if customer_id:
+        subject.ids.add(check_subject_id(customer_id, id_patterns(tables)))
+    else:
+        subject.identifiers[EMAIL_KIND] = {check_email(email or "")}
     with duckdb.connect(config={"python_enable_replacements": False}) as connection:
-        connection.execute(
-            f"attach '{str(database).replace(chr(39), chr(39) * 2)}' as wh (read_only)"
-        )
-        has_staging = _table_exists(connection, "staging", "stg_shop__customers")
-        customers_columns = _lake_columns(connection, lake, "customers")
-        raw_customers = f"read_parquet('{_lake_glob(lake, 'customers')}', union_by_name = true)"
-
-        if customer_id:
-            subject.customer_ids.add(check_customer_id(customer_id))
-        else:
-            subject.emails.add(check_email(email or ""))
-        # The accounts of an email address belong to its owner: follow ids to their emails
-        # and emails to their accounts until nothing new turns up.
-        while True:
-            known = (len(subject.customer_ids), len(subject.emails))
-            emails = sorted(subject.emails)
-            if customers_columns and emails:
-                subject.customer_ids |= _values(
-                    connection,
-                    f"select distinct cast(customer_id as varchar) from {raw_customers} "
-                    "where list_contains(?, lower(trim(cast(email as varchar))))",
-                    [emails],
-                )
-            if has_staging and emails:
-                subject.customer_ids |= _values(
-                    connection,
-                    "select distinct customer_id from wh.staging.stg_shop__customers "
-                    "where list_contains(?, email_pseudonym)",
-                    [sorted(pseudonymise(value, salt) for value in emails)],
-                )
-            ids = sorted(subject.customer_ids)
-            for column, into in (("email", subject.emails), ("phone", subject.phones)):
-                if column in customers_columns:
-                    into |= {
-                        normalised_email(value) if column == "email" else value
-                        for value in _values(
-                            connection,
-                            f"select distinct cast({column} as varchar) from {raw_customers} "
-                            "where list_contains(?, cast(customer_id as varchar))",
-                            [ids],
-                        )
-                    }
-            if (len(subject.customer_ids), len(subject.emails)) == known:
-                break
-        subject.pseudonyms |= {pseudonymise(value, salt) for value in subject.emails}
-        subject.pseudonyms |= {pseudonymise(value, salt) for value in subject.phones}
-        if has_staging:
-            for column in ("email_pseudonym", "phone_pseudonym"):
-                subject.pseudonyms |= _values(
-                    connection,
-                    f"select distinct {column} from wh.staging.stg_shop__customers "
-                    "where list_contains(?, customer_id)",
-                    [ids],
-                )
-
-        # Orders, sessions and device ids: from the raw lake and from staging and facts.
-        lookups = [
-            ("orders", "order_id", subject.order_ids, "customer_id"),
-            ("events", "session_id", subject.session_ids, "customer_id"),
-            ("events", "anonymous_id", subject.anonymous_ids, "customer_id"),
+        connection.execute(f"attach {_sql_string(database)} as wh (read_only)")
+        readings = [
+            reading
+            for table in tables
+            for reading in (_lake_reading(table), _staging_reading(connection, table, "wh"))
+            if reading is not None
         ]
-        for source, column, into, key in lookups:
-            if column in _lake_columns(connection, lake, source):
-                into |= _values(
-                    connection,
-                    f"select distinct cast({column} as varchar) from read_parquet("
-                    f"'{_lake_glob(lake, source)}', union_by_name = true) "
-                    f"where list_contains(?, cast({key} as varchar))",
-                    [ids],
-                )
-        for schema, table, column, into in (
-            ("staging", "stg_shop__orders", "order_id", subject.order_ids),
-            ("marts", "fct_orders", "order_id", subject.order_ids),
-            ("staging", "stg_shop__events", "session_id", subject.session_ids),
-            ("staging", "stg_shop__events", "anonymous_id", subject.anonymous_ids),
-        ):
-            if _table_exists(connection, schema, table):
-                into |= _values(
-                    connection,
-                    f"select distinct {column} from wh.{schema}.{table} "
-                    "where list_contains(?, customer_id)",
-                    [ids],
-                )
+        # Ids lead to identifiers and identifiers to ids (the accounts of an email address
+        # belong to its owner) until nothing new turns up; then the values their rows own.
+        while True:
+            known = subject.size()
+            subject.pseudonymise(salt)
+            for reading in readings:
+                if reading.links_accounts:
+                    reading.read(connection, subject)
+            if subject.size() == known:
+                break
+        for reading in readings:
+            if not reading.links_accounts:
+                reading.read(connection, subject)
     return subject
 
 
@@ -254,21 +339,24 @@ def sql_predicate(columns: Mapping[str, str], subject: Subject) -> tuple[str, li
     clauses: list[str] = []
     params: list = []
     values = subject.exact_values()
+    identifiers = sorted(subject.all_identifiers())
     for name, data_type in columns.items():
         quoted = quote_identifier(name)
         upper = data_type.upper()
         if name.lower() in RAW_RECORD_COLUMNS:
             for key, found in subject.key_values().items():
-                clauses.append(f"list_contains(?, json_extract_string({quoted}, '$.{key}'))")
-                params.append(found)
-            if subject.emails:
-                clauses.append(
-                    f"list_contains(?, lower(trim(json_extract_string({quoted}, '$.email'))))"
-                )
-                params.append(sorted(subject.emails))
-        elif name.lower() == "email" and subject.emails:
+                if NAME.fullmatch(key):
+                    clauses.append(f"list_contains(?, json_extract_string({quoted}, '$.{key}'))")
+                    params.append(found)
+            for key in sorted(subject.identifier_columns):
+                if identifiers and NAME.fullmatch(key):
+                    clauses.append(
+                        f"list_contains(?, lower(trim(json_extract_string({quoted}, '$.{key}'))))"
+                    )
+                    params.append(identifiers)
+        elif name.lower() in subject.identifier_columns and identifiers:
             clauses.append(f"list_contains(?, lower(trim(cast({quoted} as varchar))))")
-            params.append(sorted(subject.emails))
+            params.append(identifiers)
         elif upper in ("VARCHAR", "JSON") and values:
             clauses.append(f"list_contains(?, cast({quoted} as varchar))")
             params.append(values)
@@ -279,17 +367,17 @@ def sql_predicate(columns: Mapping[str, str], subject: Subject) -> tuple[str, li
 
 def arrow_mask(table: pa.Table, subject: Subject) -> pa.ChunkedArray | None:
     """True for the subject's rows of a Parquet file's table (same rules as sql_predicate
-    for files: identifier columns by value, email after normalising); None if none can."""
+    for files: identifier columns after normalising, other text by value); None if none can."""
     mask = None
     values = pa.array(subject.exact_values(), type=pa.string())
+    identifiers = pa.array(sorted(subject.all_identifiers()), type=pa.string())
     for name in table.column_names:
         column = table[name]
-        if name.lower() == "email" and subject.emails:
-            text = pc.utf8_lower(pc.utf8_trim(pc.cast(column, pa.string()), " "))
-            found = pc.is_in(text, value_set=pa.array(sorted(subject.emails), type=pa.string()))
-        elif (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) and len(
-            values
-        ):
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if text and name.lower() in subject.identifier_columns and len(identifiers):
+            normal = pc.utf8_lower(pc.utf8_trim(pc.cast(column, pa.string()), " "))
+            found = pc.is_in(normal, value_set=identifiers)
+        elif text and len(values):
             found = pc.is_in(pc.cast(column, pa.string()), value_set=values)
         else:
             continue
@@ -306,11 +394,8 @@ def subject_rows(table: pa.Table, subject: Subject) -> int:
 def describe_needles(subject: Subject) -> dict[str, int]:
     """How many values of each kind the subject has (counts only: safe to log)."""
     return {
-        "customer_ids": len(subject.customer_ids),
-        "emails": len(subject.emails),
-        "phones": len(subject.phones),
-        "pseudonyms": len(subject.pseudonyms),
-        "orders": len(subject.order_ids),
-        "sessions": len(subject.session_ids),
-        "device_ids": len(subject.anonymous_ids),
+        "ids": len(subject.ids),
+        **{f"{kind}s": len(values) for kind, values in sorted(subject.identifiers.items())},
+        "pseudonyms": len(subject.all_pseudonyms()),
+        **{column: len(values) for column, values in sorted(subject.linked.items())},
     }

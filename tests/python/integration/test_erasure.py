@@ -22,6 +22,8 @@ from dagster import DagsterInstance
 
 from orchestration.definitions import defs
 from orchestration.jobs import EraseCustomerConfig
+from warehouse.governance.erasure import Erasure
+from warehouse.governance.subject import SubjectError
 
 SALT = "test-suite-salt-not-a-secret"
 
@@ -278,9 +280,9 @@ def test_an_erased_customer_is_gone_from_every_table_and_file(governed: Warehous
     assert f"version {version_id} is not exactly reproducible since erasure" in rebuilt.stdout
 
 
-def test_a_crafted_identifier_is_refused_before_anything_runs() -> None:
+def test_a_crafted_identifier_is_refused_before_anything_runs(tmp_path) -> None:
     for bad, message in (
-        ({"customer_id": "C0000001' or 1=1 --"}, "C followed by 7 digits"),
+        ({"customer_id": "C0000001' or 1=1 --"}, "one plain identifier"),
         ({"email": "x@example.com'; drop table audit.erasure_log; --"}, "one plain email"),
         ({"customer_id": "C0000001", "email": "a@example.com"}, "exactly one"),
         ({"customer_id": "C0000001", "requested_by": "jane.doe@example.com"}, "no email"),
@@ -292,3 +294,10 @@ def test_a_crafted_identifier_is_refused_before_anything_runs() -> None:
         config = {"request_reference": "DSR-3", "requested_by": "privacy-office", **bad}
         with pytest.raises(ValueError, match=message):
             EraseCustomerConfig(**config)
+    # An id of another format than the sources YAML declares for the subject key (its
+    # subject_id_pattern) is refused before the warehouse is opened.
+    request = EraseCustomerConfig(
+        customer_id="0000001", request_reference="DSR-3", requested_by="privacy-office"
+    ).request("check")
+    with pytest.raises(SubjectError, match=re.escape("subject_id_pattern: C[0-9]{7}")):
+        Erasure(request, database=tmp_path / "none.duckdb", lake=tmp_path / "lake")
