@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -88,6 +89,29 @@ def warehouse_env(root: Path) -> dict[str, str]:
         WAREHOUSE_GIT_COMMIT="test-suite",
     )
     return env
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """The dbt project and its Python, copied without data, caches or the monitoring overlay."""
+    project = tmp_path / "project"
+    shutil.copytree(
+        REPO_ROOT,
+        project,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "data",
+            "target",
+            "logs",
+            "dbt_packages",
+            ".dagster_home",
+            "__pycache__",
+            ".pytest_cache",
+            ".ruff_cache",
+            "monitoring",
+        ),
+    )
+    return project
 
 
 def run_dbt(

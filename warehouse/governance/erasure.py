@@ -513,7 +513,19 @@ class Erasure:
         for path in parquet_files([self.lake]):
             if path.relative_to(self.lake).parts[0].startswith("_"):
                 continue
-            rows = subject_rows(pq.ParquetFile(path).read(), self.subject)
+            try:
+                table = pq.ParquetFile(path).read()
+            except (pa.ArrowException, OSError):
+                # The warehouse never reads it either (audit.quarantined_files): it cannot
+                # be checked or rewritten here, only deleted or re-delivered.
+                print(
+                    f"erasure: {path} is not a readable Parquet file, so it was not checked "
+                    "for the person; the warehouse does not read it (audit.quarantined_files). "
+                    "Delete it, or have it re-delivered, and run the erasure again.",
+                    file=sys.stderr,
+                )
+                continue
+            rows = subject_rows(table, self.subject)
             if rows:
                 plan[path] = rows
         return plan

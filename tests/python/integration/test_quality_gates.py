@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import REPO_ROOT, Warehouse, run_dbt, warehouse_env
+from conftest import REPO_ROOT, Warehouse, project_copy, run_dbt, warehouse_env
 
 from generator.sources import (
     CUSTOMERS_SCHEMA,
@@ -185,9 +185,7 @@ def test_every_defect_class_in_a_hand_made_file_is_quarantined_with_its_reason(
     write(lake, "events", EVENTS, EVENTS_SCHEMA)
     env = warehouse_env(tmp_path)
     # cautious: only tests whose every parent is selected (not the tests joining to other seeds)
-    run_dbt(
-        env, "build", "--select", "+path:models/staging", "--indirect-selection", "cautious"
-    )
+    run_dbt(env, "build", "--select", "+path:models/staging", "--indirect-selection", "cautious")
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
         quarantined = Counter(
@@ -231,28 +229,6 @@ def test_every_defect_class_in_a_hand_made_file_is_quarantined_with_its_reason(
             0,
         ), source
     assert [r[0] for r in raw_values] and all('"quantity"' in r[0] for r in raw_values)
-
-
-def project_copy(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(
-        REPO_ROOT,
-        project,
-        ignore=shutil.ignore_patterns(
-            ".git",
-            ".venv",
-            "data",
-            "target",
-            "logs",
-            "dbt_packages",
-            ".dagster_home",
-            "__pycache__",
-            ".pytest_cache",
-            ".ruff_cache",
-            "monitoring",
-        ),
-    )
-    return project
 
 
 def test_a_breaking_change_to_a_contracted_model_fails_the_build(

@@ -39,8 +39,7 @@ BUILD = ("build", "--exclude", "resource_type:test", "resource_type:unit_test")
 PARTITIONED = (
     "build",
     "--select",
-    "+fct_orders +path:models/staging +file_reconciliation"
-    " +int_events_aggregated_to_session_parts",
+    "+fct_orders +path:models/staging +file_reconciliation +int_events_aggregated_to_session_parts",
     "--exclude",
     "resource_type:test",
     "resource_type:unit_test",
