@@ -339,6 +339,15 @@ def staging_model_block(system: str, table: str, columns: Sequence[Column]) -> s
         "    - name: _record_hash",
         "      description: Hash of the record's content, which tells a conflicting re-delivery"
         " (same natural key, other content) from a repeat.",
+        "  data_tests:",
+        "    # Tolerated: a few bad rows in a day's file. More than 5 rows and 5 % of a day's",
+        "    # rows warns; more than three such days is a broken feed and fails the build.",
+        "    - lake_quarantine_rate:",
+        "        config:",
+        "          severity: error",
+        "          warn_if: '>0'",
+        "          error_if: '>3'",
+        "          store_failures: true",
     ]
     return "\n".join(lines) + "\n"
 
