@@ -48,6 +48,42 @@ def print_quarantined_files(connection: duckdb.DuckDBPyConnection) -> None:
         print(f"  {source:<24} {path}\n  {'':<24} {error}")
 
 
+def print_feature_versions(connection: duckdb.DuckDBPyConnection) -> None:
+    """Each version of the training features, its rows on the newest as-of date and the
+    columns it added to the version before."""
+    relations = [
+        name
+        for (name,) in connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'ml' and "
+            "regexp_full_match(table_name, 'ml_customer_features(_v[0-9]+)?')"
+        ).fetchall()
+    ]
+    versions = sorted(
+        relations, key=lambda name: int(name.rpartition("_v")[2] or 1) if "_v" in name else 1
+    )
+    print("\nFeature versions (ml.ml_customer_features, by version)")
+    previous: list[str] = []
+    for name in versions:
+        columns = [
+            column
+            for (column,) in connection.execute(
+                "select column_name from information_schema.columns where table_schema = 'ml' "
+                "and table_name = ? order by ordinal_position",
+                [name],
+            ).fetchall()
+        ]
+        newest, rows = connection.execute(
+            f"select max(as_of_date), count(*) filter (where as_of_date = "
+            f"(select max(as_of_date) from ml.{name})) from ml.{name}"
+        ).fetchone()
+        added = [column for column in columns if previous and column not in previous]
+        print(
+            f"  {name:<28} {len(columns):>3} columns, {rows:>7,} rows as of {newest}"
+            + (f"; new: {', '.join(added)}" if added else "")
+        )
+        previous = columns
+
+
 def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None:
     print("\nRows per layer")
     for schema, table, rows in layer_row_counts(connection):
@@ -108,6 +144,7 @@ def print_summary(connection: duckdb.DuckDBPyConnection, database: Path) -> None
         """
     ).fetchone()
     print(f"Snapshot history: {versions:,} versions of {customers:,} customers")
+    print_feature_versions(connection)
     print("\nTraining set (ml.ml_training_set_balance, entity split)")
     for split, rows, customers, churn_rate in connection.execute(
         """
