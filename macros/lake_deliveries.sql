@@ -63,7 +63,6 @@
     {%- for column in base_columns if not column.name.startswith('_') -%}
         {%- do content.append(column.name) -%}
     {%- endfor -%}
-    {%- set carried_from_staging = key + ['_ingest_date', '_source_file'] -%}
     {%- set missing_key = key | reject('in', base_columns | map(attribute='name') | list) | list -%}
     {%- if missing_key -%}
         {{ exceptions.raise_compiler_error(
@@ -108,40 +107,63 @@
                 and window_rows._source_file = versions_per_file._source_file
     ),
 
-    candidates as (
-        select
-            checked.*,
-            false as _is_staged_before
-        from checked
-        where _rejection_reason is null
+    {#- The versions staged from earlier ingest dates: per record key, the first and the
+        last, in delivery order. #}
+    staged_before as (
         {%- if staged_relation is not none %}
-            union all
             select
-                {%- for column in base_columns if column.name != '_rejection_reason' %}
-                    {%- if column.name in carried_from_staging %}
-                        cast(staged.{{ adapter.quote(column.name) }} as {{ column.data_type }})
-                    {%- else %}
-                        cast(null as {{ column.data_type }})
-                    {%- endif %} as {{ adapter.quote(column.name) }},
+                {{ key | join(', ') }},
+                max(case when delivery_rank = 1 then _record_hash end) as first_staged_hash,
+                max(case when delivery_rank_desc = 1 then _record_hash end) as last_staged_hash
+            from (
+                select
+                    {{ key_columns_of('staged', key) }},
+                    staged._record_hash,
+                    row_number() over (
+                        partition by {{ key_columns_of('staged', key) }}
+                        order by staged._ingest_date, staged._source_file, staged._record_hash
+                    ) as delivery_rank,
+                    row_number() over (
+                        partition by {{ key_columns_of('staged', key) }}
+                        order by
+                            staged._ingest_date desc,
+                            staged._source_file desc,
+                            staged._record_hash desc
+                    ) as delivery_rank_desc
+                from {{ staged_relation }} as staged
+                {#- only the keys delivered again in the window #}
+                inner join (select distinct {{ key | join(', ') }} from window_rows) as window_keys
+                    on {{ key_columns_match('staged', 'window_keys', key) }}
+                where staged._ingest_date < cast('{{ window_start }}' as date)
+            ) as staged_versions
+            group by {{ key | join(', ') }}
+        {%- else %}
+            select
+                {%- for column in base_columns if column.name in key %}
+                    cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }},
                 {%- endfor %}
-                staged._record_hash,
-                cast(null as {{ dbt.type_string() }}) as _rejection_reason,
-                true as _is_staged_before
-            from {{ staged_relation }} as staged
-            where staged._ingest_date < cast('{{ window_start }}' as date)
+                cast(null as {{ dbt.type_string() }}) as first_staged_hash,
+                cast(null as {{ dbt.type_string() }}) as last_staged_hash
+            where false
         {%- endif %}
     ),
 
+    {#- Rejected rows are ordered apart (their own partition), so that they never count
+        as an earlier delivery of a clean one. #}
     ordered as (
         select
-            candidates.*,
+            checked.*,
+            staged_before.first_staged_hash,
+            staged_before.last_staged_hash,
             row_number() over delivery_order as _delivery_position,
-            lag(_record_hash) over delivery_order as _previous_hash,
-            first_value(_record_hash) over delivery_order as _first_hash
-        from candidates
+            lag(checked._record_hash) over delivery_order as _previous_hash,
+            first_value(checked._record_hash) over delivery_order as _first_hash
+        from checked
+        left join staged_before
+            on {{ key_columns_match('checked', 'staged_before', key) }}
         window delivery_order as (
-            partition by {{ key | join(', ') }}
-            order by _ingest_date, _source_file, _record_hash
+            partition by {{ key_columns_of('checked', key) }}, checked._rejection_reason is null
+            order by checked._ingest_date, checked._source_file, checked._record_hash
         )
     ),
 
@@ -149,20 +171,20 @@
         select
             ordered.*,
             case
-                when _delivery_position = 1 then 'kept'
+                when _rejection_reason is not null then 'rejected'
+                when _delivery_position = 1 and first_staged_hash is null then 'kept'
                 {%- if contract.on_conflict == 'latest' %}
-                    when _record_hash = _previous_hash then 'duplicate'
+                    when _record_hash = coalesce(_previous_hash, last_staged_hash) then 'duplicate'
                     else 'correction_staged'
                 {%- elif contract.on_conflict == 'first' %}
-                    when _record_hash = _first_hash then 'duplicate'
+                    when _record_hash = coalesce(first_staged_hash, _first_hash) then 'duplicate'
                     else 'correction_set_aside'
                 {%- else %}
-                    when _record_hash = _first_hash then 'duplicate'
+                    when _record_hash = coalesce(first_staged_hash, _first_hash) then 'duplicate'
                     else 'conflicting_redelivery'
                 {%- endif %}
             end as _delivery_outcome
         from ordered
-        where not _is_staged_before
     )
 
     select
@@ -172,19 +194,10 @@
         _record_hash,
         case
             when _delivery_outcome = 'conflicting_redelivery' then 'conflicting_redelivery'
+            else _rejection_reason
         end as _rejection_reason,
         _delivery_outcome
     from outcomes
-    union all
-    select
-        {%- for column in base_columns if column.name != '_rejection_reason' %}
-            {{ adapter.quote(column.name) }},
-        {%- endfor %}
-        _record_hash,
-        _rejection_reason,
-        'rejected' as _delivery_outcome
-    from checked
-    where _rejection_reason is not null
 {%- endmacro %}
 
 {#

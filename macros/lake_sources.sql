@@ -134,3 +134,12 @@
     {%- endfor -%}
     {{ conditions | join(' and ') }}
 {%- endmacro %}
+
+{# "alias.k1, alias.k2, ..." for a record key. #}
+{% macro key_columns_of(alias, key_columns) -%}
+    {%- set qualified = [] -%}
+    {%- for key in key_columns -%}
+        {%- do qualified.append(alias ~ '.' ~ key) -%}
+    {%- endfor -%}
+    {{ qualified | join(', ') }}
+{%- endmacro %}

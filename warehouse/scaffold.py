@@ -337,6 +337,9 @@ def staging_model_block(system: str, table: str, columns: Sequence[Column]) -> s
         "    - name: _source_file",
         "      description: The Parquet file the record was read from.",
         "    - name: _record_hash",
+        '      config: {meta: {pii: direct, pii_exception: "a fingerprint of the raw record, '
+        "direct identifiers included, to tell corrections from duplicates; staging only, never "
+        'selected downstream; erasure deletes it with its row"}}',
         "      description: Hash of the record's content, which tells a conflicting re-delivery"
         " (same natural key, other content) from a repeat.",
         "  data_tests:",

@@ -299,7 +299,8 @@ def test_source_freshness_passes_on_a_current_lake_and_errors_on_a_stale_one(
             "generator",
             "generate",
             "--seed=1",
-            "--customers=400",
+            # enough customers that the helpdesk feed has tickets on both days
+            "--customers=2000",
             f"--start-date={start}",
             "--days=2",
             f"--out={fresh_lake}",
@@ -310,7 +311,7 @@ def test_source_freshness_passes_on_a_current_lake_and_errors_on_a_stale_one(
     )
     fresh = freshness_statuses(warehouse_env(tmp_path), tmp_path / "fresh")
     stale = freshness_statuses(warehouse.env, tmp_path / "stale")
-    sources = {"customers", "products", "orders", "order_items", "events"}
+    sources = {"customers", "products", "orders", "order_items", "events", "tickets"}
     assert fresh == dict.fromkeys(sources, "pass")
     # the shared sample ends in spring 2026: long past the four-day error threshold
     assert stale == dict.fromkeys(sources, "error")

@@ -136,7 +136,8 @@ def export_fingerprints(exports: Path) -> dict[str, str]:
 
 
 def assert_nothing_lost(database: Path, lake: Path) -> None:
-    """Rows landed = kept + duplicates + quarantined; files landed = read + quarantined."""
+    """Rows landed = kept + duplicates + corrections + quarantined; files landed = read +
+    quarantined, every lake table's files counted on disk here."""
     with duckdb.connect(str(database), read_only=True) as connection:
         rows_off = connection.execute(
             "select coalesce(sum(abs(unaccounted_rows)), 0), count(*) "
@@ -148,8 +149,15 @@ def assert_nothing_lost(database: Path, lake: Path) -> None:
         ).fetchone()
     on_disk = sum(
         1
-        for source in ("customers", "products", "orders", "order_items", "events")
-        for path in (lake / source).rglob("*")
+        for folder in (
+            "customers",
+            "products",
+            "orders",
+            "order_items",
+            "events",
+            "support/tickets",
+        )
+        for path in (lake / folder).rglob("*")
         if path.is_file()
     )
     assert rows_off[0] == 0 and rows_off[1] > 0
