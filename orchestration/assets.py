@@ -1,7 +1,8 @@
 """The asset graph: raw lake partitions, two sets of dbt assets, and the publication.
 
-- Raw sources are external assets partitioned by ingest date: the lake is filled by the
-  shop's export, not by us (the lake sensor records each new day).
+- Raw sources are external assets partitioned by ingest date, one per lake-backed table of
+  every source system the dbt sources YAML declares: the lake is filled by the systems'
+  exports, not by us (the lake sensor records each new day).
 - `partitioned_models`: the models dbt builds incrementally by ingest date (staging, audit,
   the session parts, fct_orders, ml_customer_features) and the views that only read them
   (int_), partitioned by day. A run of a partition or of a range of them (one run per
@@ -51,10 +52,16 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.lib.dbt_build import manifest, run_dbt, target_root
+from orchestration.lib.dbt_build import run_dbt, target_root
+from orchestration.lib.lake_sources import raw_asset_key
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, ensure_writable
 from orchestration.partitions import daily_partitions, run_window, window_environment
-from orchestration.project import WAREHOUSE_PACKAGE, warehouse_project
+from orchestration.project import (
+    WAREHOUSE_PACKAGE,
+    manifest,
+    warehouse_lake_sources,
+    warehouse_project,
+)
 from warehouse.backup import publish_read_copy
 from warehouse.datasets import publish_latest
 from warehouse.lake_inventory import unlisted_files
@@ -151,8 +158,9 @@ UNPARTITIONED_EXCLUDE = PARTITIONED_SELECT
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
-    """Keys assets by warehouse relation (`<schema>/<table>`, raw sources `raw/shop/<table>`),
-    groups and owns them by layer, and sets the ML layer's automation and freshness."""
+    """Keys assets by warehouse relation (`<schema>/<table>`, raw sources
+    `raw/<system>/<table>`), groups and owns them by layer, and sets the ML layer's
+    automation and freshness."""
 
     def __init__(self, code_references: bool = True) -> None:
         # Code references (a link to the model's file) need the DbtProject, which dbt
@@ -245,35 +253,36 @@ translator = WarehouseTranslator()
 
 
 def raw_source_specs() -> list[AssetSpec]:
-    """One external asset per lake folder, partitioned by ingest date, described from the
-    dbt sources YAML."""
+    """One external asset per lake-backed source table, partitioned by ingest date, described
+    from the dbt sources YAML."""
+    sources = manifest()["sources"]
     return [
         AssetSpec(
-            key=translator.get_asset_key(source),
+            key=raw_asset_key(source),
             group_name="raw",
-            description=source["description"],
+            description=sources[source.unique_id]["description"],
             kinds={"parquet"},
             owners=GROUP_OWNERS["raw"],
             partitions_def=daily_partitions,
             metadata={
-                "lake_path": MetadataValue.path(str(lake_dir() / source["name"])),
+                "lake_path": MetadataValue.path(str(source.folder(lake_dir()))),
                 "partition_folder": "ingest_date=YYYY-MM-DD/part-0.parquet",
             },
         )
-        for source in manifest()["sources"].values()
-        if source["package_name"] == WAREHOUSE_PACKAGE
+        for source in warehouse_lake_sources()
     ]
 
 
 # The base_ views read the files listed by the lake inventory when they were built
-# (macros/lake_files.sql). A whole-graph run rebuilds them first; a run of this set alone
-# refreshes them when files landed since, so it never misses a new day.
-LAKE_READERS = "lake_file_inventory path:models/staging/shop/base"
+# (macros/lake_files.sql): the views that read both the inventory and a source. A
+# whole-graph run rebuilds them first; a run of this set alone refreshes them when files
+# landed since, so it never misses a new day.
+LAKE_READERS = "lake_file_inventory lake_file_inventory+1,source:*+1,config.materialized:view"
 
 
 def refresh_lake_reads(context: AssetExecutionContext, dbt: DbtCliResource) -> None:
     ensure_writable(duckdb_path())  # a writer outside Dagster: the step's clear failure
-    unlisted = unlisted_files(duckdb_path(), lake_dir())
+    unlisted = unlisted_files(duckdb_path(), lake_dir(), warehouse_lake_sources())
     if not unlisted:
         return
     context.log.info(

@@ -1,11 +1,11 @@
 """When the warehouse runs by itself: a daily schedule, a weekly dataset release, a lake
 sensor, and automation."""
 
+from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from dagster import (
-    AssetKey,
     AssetMaterialization,
     AssetSelection,
     AutomationConditionSensorDefinition,
@@ -21,13 +21,15 @@ from dagster import (
     sensor,
 )
 
-from orchestration.assets import raw_source_specs
 from orchestration.jobs import daily_warehouse_job, dataset_release_job, source_freshness_job
+from orchestration.lib.lake_sources import PARTITION_PREFIX, landed_dates, raw_asset_key
 from orchestration.partitions import daily_partitions
-from warehouse.lake_inventory import READABLE, REQUIRED_COLUMNS, inspect_file
+from orchestration.project import warehouse_lake_sources
+from warehouse.lake_inventory import READABLE, inspect_file
+from warehouse.lake_sources import LakeSource
 from warehouse.settings import lake_dir
 
-# The shop's export lands overnight; by 06:00 UTC the previous day's partition is complete.
+# The systems' exports land overnight; by 06:00 UTC the previous day's partition is complete.
 # The schedule runs the whole graph for that day (the last complete partition).
 daily_warehouse_schedule = build_schedule_from_partitioned_job(
     daily_warehouse_job,
@@ -56,37 +58,24 @@ source_freshness_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.STOPPED,
 )
 
-PARTITION_PREFIX = "ingest_date="
 
-
-def landed_dates(lake: Path, source: str) -> set[str]:
-    """Ingest dates with a partition folder holding at least one Parquet file."""
-    folder = lake / source
-    if not folder.is_dir():
-        return set()
-    return {
-        path.name.removeprefix(PARTITION_PREFIX)
-        for path in folder.iterdir()
-        if path.name.startswith(PARTITION_PREFIX) and any(path.glob("*.parquet"))
-    }
-
-
-def _landing_event(lake: Path, key: AssetKey, ingest_date: str) -> AssetMaterialization:
-    source = key.path[-1]
-    folder = lake / source / f"{PARTITION_PREFIX}{ingest_date}"
+def _landing_event(lake: Path, source: LakeSource, day: date) -> AssetMaterialization:
+    folder = source.folder(lake) / f"{PARTITION_PREFIX}{day.isoformat()}"
     files = sorted(path for path in folder.iterdir() if path.is_file())
     # Rows of the readable files only: an empty or truncated file has no footer to count
     # (the build quarantines it; docs/reliability.md).
-    required = REQUIRED_COLUMNS.get(source, ())
     readable = [
         Path(item.path)
-        for item in (inspect_file(path, lake / source, required, decode=False) for path in files)
+        for item in (
+            inspect_file(path, source.folder(lake), source.required_columns, decode=False)
+            for path in files
+        )
         if item.status == READABLE
     ]
     rows = sum(pq.ParquetFile(path).metadata.num_rows for path in readable)
     return AssetMaterialization(
-        asset_key=key,
-        partition=ingest_date,
+        asset_key=raw_asset_key(source),
+        partition=day.isoformat(),
         description="landed in the lake",
         metadata={
             "path": MetadataValue.path(str(folder)),
@@ -109,9 +98,10 @@ def _landing_event(lake: Path, key: AssetKey, ingest_date: str) -> AssetMaterial
 )
 def lake_partition_sensor(context: SensorEvaluationContext):
     lake = lake_dir()
-    keys = [spec.key for spec in raw_source_specs()]
-    dates_by_key = {key: landed_dates(lake, key.path[-1]) for key in keys}
-    complete = sorted(set.intersection(*dates_by_key.values())) if dates_by_key else []
+    landed = {source: landed_dates(source.folder(lake)) for source in warehouse_lake_sources()}
+    complete = (
+        [day.isoformat() for day in sorted(set.intersection(*landed.values()))] if landed else []
+    )
     if not complete:
         return SkipReason(f"no ingest_date= partition has landed for every source in {lake}")
 
@@ -125,7 +115,10 @@ def lake_partition_sensor(context: SensorEvaluationContext):
         return SkipReason(f"ingest dates {new[0]}..{new[-1]} are not daily partitions yet")
     to_build = known if cursor is not None else known[-1:]
     events = [
-        _landing_event(lake, key, day) for day in known for key in keys if day in dates_by_key[key]
+        _landing_event(lake, source, day)
+        for day in map(date.fromisoformat, known)
+        for source, days in landed.items()
+        if day in days
     ]
     return SensorResult(
         run_requests=[RunRequest(partition_key=day, run_key=f"lake-{day}") for day in to_build],

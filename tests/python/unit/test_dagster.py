@@ -24,9 +24,11 @@ from dagster import (
     build_sensor_context,
     evaluate_automation_conditions,
 )
+from dagster_dbt.utils import select_unique_ids
 
 from orchestration.assets import (
     DBT_ASSETS,
+    LAKE_READERS,
     PARTITIONED_FQNS,
     REGISTRY_MODEL,
     UNPARTITIONED_INCREMENTAL_MODELS,
@@ -44,6 +46,12 @@ from orchestration.project import WAREHOUSE_PACKAGE
 from orchestration.schedules import lake_partition_sensor
 
 MANIFEST = manifest()
+# The raw assets: every lake-backed source table of every system (meta.lake in its YAML).
+LAKE_FEEDS = {
+    AssetKey(["raw", source["source_name"], source["name"]])
+    for source in MANIFEST["sources"].values()
+    if "lake" in source["meta"]
+}
 BUILDABLE = {
     uid: node
     for uid, node in MANIFEST["nodes"].items()
@@ -99,7 +107,7 @@ def test_every_dbt_node_is_in_exactly_one_of_the_two_sets():
         assert set(MANIFEST["parent_map"][uid]) <= sets["p"]
     assert {".".join(BUILDABLE[uid]["fqn"]) for uid in sets["p"]} == set(PARTITIONED_FQNS)
     names = {BUILDABLE[uid]["name"] for uid in sets["p"]}
-    assert {"stg_shop__orders", "quarantined_rows", "fct_orders"} <= names
+    assert {"stg_shop__orders", "stg_support__tickets", "fct_orders"} <= names
     assert "int_orders_pivoted_to_lifecycle" in names
     unpartitioned = {BUILDABLE[uid]["name"] for uid in sets["u"]}
     assert {REGISTRY_MODEL, "ml_customer_labels", "snap_customers", "base_shop__orders"} <= (
@@ -113,8 +121,8 @@ def test_partitioned_set_runs_a_backfill_as_one_run():
     for unpartitioned in (warehouse_models, dataset_publication):
         assert unpartitioned.partitions_def is None
     graph = defs.resolve_asset_graph()
-    raw = [key for key in graph.get_all_asset_keys() if key.path[0] == "raw"]
-    assert len(raw) == 5
+    raw = {key for key in graph.get_all_asset_keys() if key.path[0] == "raw"}
+    assert len(LAKE_FEEDS) >= 6 and raw == LAKE_FEEDS  # the shop's five, support's tickets
     assert all(graph.get(key).partitions_def == daily_partitions for key in raw)
     window = IngestWindow.from_keys("2026-03-02", "2026-03-04")
     assert window.dbt_vars == {"min_date": "2026-03-02", "max_date": "2026-03-04"}
@@ -297,7 +305,7 @@ def test_lake_sensor_requests_each_new_ingest_date(tmp_path, monkeypatch):
     assert isinstance(first, SensorResult)
     # no cursor yet: the newest day only; every landed partition recorded on the raw assets
     assert [r.partition_key for r in first.run_requests] == ["2026-03-03"]
-    assert len(first.asset_events) == 3 * 5
+    assert len(first.asset_events) == 3 * len(LAKE_FEEDS)
     assert {e.partition for e in first.asset_events} == {"2026-03-01", "2026-03-02", "2026-03-03"}
     assert first.cursor == "2026-03-03"
 
@@ -320,8 +328,8 @@ def test_lake_sensor_requests_each_new_ingest_date(tmp_path, monkeypatch):
         ("2026-03-04", "lake-2026-03-04")
     ]
     assert new.cursor == "2026-03-04"
-    rows = {e.asset_key.path[-1]: e.metadata["dagster/row_count"].value for e in new.asset_events}
-    assert set(rows) == {"customers", "products", "orders", "order_items", "events"}
+    rows = {e.asset_key: e.metadata["dagster/row_count"].value for e in new.asset_events}
+    assert set(rows) == LAKE_FEEDS
 
 
 def test_jobs_refuse_bad_config_clearly():
@@ -395,3 +403,21 @@ def test_a_window_left_in_the_environment_never_reaches_an_unpartitioned_step(
         assert not {"WAREHOUSE_WINDOW_MIN_DATE", "WAREHOUSE_WINDOW_MAX_DATE"} & set(os.environ)
     assert os.environ["WAREHOUSE_WINDOW_MIN_DATE"] == "2026-01-01"
     assert "WAREHOUSE_WINDOW_MAX_DATE" not in os.environ
+
+
+def test_a_run_of_the_partitioned_set_alone_refreshes_the_inventory_and_the_views_reading_it():
+    selected = select_unique_ids(
+        select=LAKE_READERS, exclude="", selector="", project=None, manifest_json=MANIFEST
+    )
+    models = {uid for uid in selected if uid.startswith("model.")}
+    inventory = f"model.{WAREHOUSE_PACKAGE}.lake_file_inventory"
+    # the views whose file list is fixed when they are built: they read a source through it
+    readers = {
+        uid
+        for uid, node in BUILDABLE.items()
+        if node["config"]["materialized"] == "view"
+        and inventory in MANIFEST["parent_map"][uid]
+        and any(parent.startswith("source.") for parent in MANIFEST["parent_map"][uid])
+    }
+    assert len(readers) >= 5
+    assert models == readers | {inventory}
