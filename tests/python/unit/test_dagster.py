@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -30,22 +31,24 @@ from orchestration.assets import (
     DBT_ASSETS,
     LAKE_READERS,
     PARTITIONED_FQNS,
-    REGISTRY_MODEL,
-    UNPARTITIONED_INCREMENTAL_MODELS,
     dataset_publication,
     partitioned_models,
+    raw_source_specs,
     warehouse_models,
     warehouse_read_copy,
 )
 from orchestration.definitions import defs
 from orchestration.freshness import raw_source_freshness
 from orchestration.lib.dbt_build import manifest
+from orchestration.lib.dbt_meta import group_owners
+from orchestration.lib.lake_sources import raw_asset_key
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, locked_failure
 from orchestration.partitions import IngestWindow, daily_partitions, window_environment
-from orchestration.project import WAREHOUSE_PACKAGE
+from orchestration.project import WAREHOUSE_PACKAGE, warehouse_lake_sources
 from orchestration.schedules import lake_partition_sensor
 
 MANIFEST = manifest()
+REGISTRY_MODEL = "ml_dataset_versions"
 # The raw assets: every lake-backed source table of every system (meta.lake in its YAML).
 LAKE_FEEDS = {
     AssetKey(["raw", source["source_name"], source["name"]])
@@ -98,7 +101,7 @@ def test_every_dbt_node_is_in_exactly_one_of_the_two_sets():
         uid
         for uid, node in BUILDABLE.items()
         if node["config"].get("materialized") == "incremental"
-        and node["name"] not in UNPARTITIONED_INCREMENTAL_MODELS
+        and node["meta"].get("dagster", {}).get("partitioned") is not False
     }
     assert incremental <= sets["p"]
     # the rest of the partitioned set: views that read only partitioned models
@@ -110,6 +113,7 @@ def test_every_dbt_node_is_in_exactly_one_of_the_two_sets():
     assert {"stg_shop__orders", "stg_support__tickets", "fct_orders"} <= names
     assert "int_orders_pivoted_to_lifecycle" in names
     unpartitioned = {BUILDABLE[uid]["name"] for uid in sets["u"]}
+    # incremental in dbt, not by ingest date: `partitioned: false` in dbt_project.yml
     assert {REGISTRY_MODEL, "ml_customer_labels", "snap_customers", "base_shop__orders"} <= (
         unpartitioned
     )
@@ -403,6 +407,49 @@ def test_a_window_left_in_the_environment_never_reaches_an_unpartitioned_step(
         assert not {"WAREHOUSE_WINDOW_MIN_DATE", "WAREHOUSE_WINDOW_MAX_DATE"} & set(os.environ)
     assert os.environ["WAREHOUSE_WINDOW_MIN_DATE"] == "2026-01-01"
     assert "WAREHOUSE_WINDOW_MAX_DATE" not in os.environ
+
+
+# --- what the definitions read from the dbt config and the sources YAML --------------------
+
+
+def test_groups_owners_and_freshness_policies_are_the_dbt_meta():
+    graph = defs.resolve_asset_graph()
+    nodes = {**MANIFEST["nodes"], **MANIFEST["sources"]}
+    specs = {spec.key: spec for a in DBT_ASSETS for spec in a.specs}
+    specs |= {spec.key: spec for spec in raw_source_specs()}
+    for key, spec in specs.items():
+        unique_id = spec.metadata.get("dagster_dbt/unique_id") or next(
+            s.unique_id for s in warehouse_lake_sources() if raw_asset_key(s) == key
+        )
+        declared = nodes[unique_id]["meta"]["dagster"]
+        assert graph.get(key).group_name == declared["group"], key
+        assert list(graph.get(key).owners) == declared["owners"], key
+    # as dbt_project.yml declares them
+    assert specs[AssetKey(["marts", "fct_orders"])].owners == ["team:analytics-engineering"]
+    assert {graph.get(key).group_name for key in specs if key.path[0] == "raw"} == {"raw"}
+    policy = specs[AssetKey(["ml", "ml_training_set"])].freshness_policy
+    assert policy.deadline_cron == "0 9 * * 1"
+    assert policy.lower_bound_delta == timedelta(days=3, hours=9)
+    with_policy = {key.path[-1] for key, spec in specs.items() if spec.freshness_policy}
+    assert with_policy == {"fct_orders", "ml_training_set"}
+    # the assets outside dbt: their group's owners as the dbt config declares them
+    assert graph.get(AssetKey("dataset_publication")).owners == ["team:ml"]
+    assert graph.get(AssetKey("warehouse_read_copy")).group_name == "warehouse"
+    assert graph.get(AssetKey("warehouse_read_copy")).owners == ["team:data-platform"]
+
+
+def test_a_group_whose_owners_disagree_gives_an_asset_outside_dbt_none():
+    nodes = {
+        f"model.{WAREHOUSE_PACKAGE}.{name}": {
+            "package_name": WAREHOUSE_PACKAGE,
+            "meta": {"dagster": {"group": "ml", "owners": owners}},
+        }
+        for name, owners in (("a", ["team:ml"]), ("b", ["team:other"]))
+    }
+    with pytest.raises(ValueError, match=r"\['team:ml'\] and \['team:other'\].*'ml'"):
+        group_owners({"nodes": nodes, "sources": {}}, WAREHOUSE_PACKAGE, "ml")
+    with pytest.raises(ValueError, match="declares none as owners of the asset group 'nope'"):
+        group_owners({"nodes": nodes, "sources": {}}, WAREHOUSE_PACKAGE, "nope")
 
 
 def test_a_run_of_the_partitioned_set_alone_refreshes_the_inventory_and_the_views_reading_it():
