@@ -22,7 +22,12 @@ from dagster import (
 )
 
 from orchestration.jobs import daily_warehouse_job, dataset_release_job, source_freshness_job
-from orchestration.lib.lake_sources import PARTITION_PREFIX, landed_dates, raw_asset_key
+from orchestration.lib.lake_sources import (
+    PARTITION_PREFIX,
+    landed_dates,
+    raw_asset_key,
+    ready_days,
+)
 from orchestration.partitions import daily_partitions
 from orchestration.project import warehouse_lake_sources
 from warehouse.lake_inventory import READABLE, inspect_file
@@ -49,7 +54,7 @@ dataset_release_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.STOPPED,
 )
 
-# Every six hours: a source two days without a partition warns, four days fails.
+# Every six hours: `dbt source freshness`, with the thresholds of the sources YAML.
 source_freshness_schedule = ScheduleDefinition(
     name="source_freshness_schedule",
     job=source_freshness_job,
@@ -91,22 +96,22 @@ def _landing_event(lake: Path, source: LakeSource, day: date) -> AssetMaterializ
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
     description=(
-        "Starts the daily build for each new ingest date that has landed for every source. "
-        "Cursor: the newest date handled. With no cursor yet, only the newest landed day is "
-        "built (older days are a backfill). Records each landed partition on the raw assets."
+        "Starts the daily build for each new ingest date that is ready: landed for every "
+        "lake-backed source that delivered in its lake_active_within_days days before it "
+        "(sources YAML). Cursor: the newest date handled. With no cursor yet, only the newest "
+        "ready day is built (older days are a backfill). Records each landed partition of "
+        "those days on the raw assets."
     ),
 )
 def lake_partition_sensor(context: SensorEvaluationContext):
     lake = lake_dir()
     landed = {source: landed_dates(source.folder(lake)) for source in warehouse_lake_sources()}
-    complete = (
-        [day.isoformat() for day in sorted(set.intersection(*landed.values()))] if landed else []
-    )
-    if not complete:
-        return SkipReason(f"no ingest_date= partition has landed for every source in {lake}")
+    ready = [day.isoformat() for day in ready_days(landed)]
+    if not ready:
+        return SkipReason(f"no ingest_date= partition is ready in {lake}")
 
     cursor = context.cursor
-    new = [day for day in complete if cursor is None or day > cursor]
+    new = [day for day in ready if cursor is None or day > cursor]
     if not new:
         return SkipReason(f"no ingest date after {cursor} in {lake}")
     # Only days that are partitions yet (complete days since the first partition).

@@ -3,11 +3,19 @@
 The feeds are the lake-backed source tables of the dbt manifest, of every system
 (warehouse/lake_sources.py reads them from the sources YAML's meta.lake); each lands
 `ingest_date=YYYY-MM-DD` partition folders under its folder of the lake.
+
+The sensor's rule (`ready_days`): a day is ready when every lake-backed source that
+delivered a partition in the `lake_active_within_days` days before it has landed that day
+too. A source with no delivery yet never holds a day back, and joins from its first
+delivery; one that stopped holds back the days within that many days of its last delivery,
+then no longer (its freshness check says it stopped).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from bisect import bisect_left
+from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
 
 from dagster import AssetKey
@@ -35,3 +43,20 @@ def landed_dates(folder: Path) -> set[date]:
         except ValueError:
             continue  # not a partition: the inventory quarantines what is in it
     return landed
+
+
+def ready_days(landed: Mapping[LakeSource, set[date]]) -> list[date]:
+    """The days, oldest first, that some source landed and every source expected that day
+    landed too: expected when it delivered in the `active_within_days` days before it."""
+    delivered = {source: sorted(days) for source, days in landed.items()}
+
+    def expected(source: LakeSource, day: date) -> bool:
+        days = delivered[source]
+        before = bisect_left(days, day)  # days[before - 1]: its last delivery before `day`
+        return before > 0 and days[before - 1] >= day - timedelta(source.active_within_days)
+
+    return [
+        day
+        for day in sorted(set().union(*landed.values()))
+        if all(day in landed[source] for source in landed if expected(source, day))
+    ]

@@ -5,10 +5,11 @@ The runs that build a warehouse are in test_dagster_runs.py.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,12 @@ from orchestration.definitions import defs
 from orchestration.freshness import raw_source_freshness
 from orchestration.lib.dbt_build import manifest
 from orchestration.lib.dbt_meta import group_owners
-from orchestration.lib.lake_sources import raw_asset_key
+from orchestration.lib.lake_sources import landed_dates, raw_asset_key, ready_days
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, locked_failure
 from orchestration.partitions import IngestWindow, daily_partitions, window_environment
 from orchestration.project import WAREHOUSE_PACKAGE, warehouse_lake_sources
 from orchestration.schedules import lake_partition_sensor
+from warehouse.lake_sources import lake_sources
 
 MANIFEST = manifest()
 REGISTRY_MODEL = "ml_dataset_versions"
@@ -322,7 +324,8 @@ def test_lake_sensor_requests_each_new_ingest_date(tmp_path, monkeypatch):
         check=True,
         capture_output=True,
     )
-    # a day that has landed for one source only is not complete yet
+    # a day that has landed for one source only, when the others delivered the day before,
+    # is not ready yet
     shutil.copytree(
         lake / "orders" / "ingest_date=2026-03-04", lake / "orders/ingest_date=2026-03-05"
     )
@@ -468,3 +471,91 @@ def test_a_run_of_the_partitioned_set_alone_refreshes_the_inventory_and_the_view
     }
     assert len(readers) >= 5
     assert models == readers | {inventory}
+
+
+def test_no_source_system_is_named_in_the_code_location():
+    """The sources YAML is the one registry of feeds: a new system needs no Python."""
+    systems = {source["source_name"] for source in MANIFEST["sources"].values()}
+    assert systems
+    # a whole word or identifier part: `shop` in stg_shop__orders, not `supports` for support
+    named = re.compile(
+        "|".join(rf"(?<![a-z0-9]){re.escape(system)}(?![a-z0-9])" for system in systems),
+        re.IGNORECASE,
+    )
+    for path in sorted((REPO_ROOT / "orchestration").rglob("*.py")):
+        assert not named.findall(path.read_text()), path
+
+
+def hand_made_manifest() -> dict:
+    """Two source systems as dbt would render them: the shop at the lake's root, waited for
+    a week; support in its own folder, three days; and a source that is not in the lake."""
+
+    def source(system: str, table: str, meta: dict) -> tuple[str, dict]:
+        unique_id = f"source.{WAREHOUSE_PACKAGE}.{system}.{table}"
+        return unique_id, {
+            "unique_id": unique_id,
+            "source_name": system,
+            "name": table,
+            "package_name": WAREHOUSE_PACKAGE,
+            "original_file_path": f"models/staging/{system}/_{system}__sources.yml",
+            "meta": meta,
+        }
+
+    shop = {"lake_subdir": "", "lake_active_within_days": 7}
+    support = {"lake_subdir": "support", "lake_active_within_days": 3}
+    return {
+        "metadata": {"project_name": WAREHOUSE_PACKAGE},
+        "sources": dict(
+            [
+                source("shop", "orders", {**shop, "lake": {"natural_key": ["order_id"]}}),
+                source("shop", "customers", {**shop, "lake": {"natural_key": ["customer_id"]}}),
+                source("support", "tickets", {**support, "lake": {"natural_key": ["ticket_id"]}}),
+                source("support", "csat", {**support, "lake": {"natural_key": ["ticket_id"]}}),
+                source("crm", "accounts", {"lake_subdir": ""}),  # not lake-backed
+            ]
+        ),
+    }
+
+
+def land(folder: Path, first: str, last: str, skip: tuple[str, ...] = ()) -> None:
+    day, end = date.fromisoformat(first), date.fromisoformat(last)
+    while day <= end:
+        if day.isoformat() not in skip:
+            partition = folder / f"ingest_date={day.isoformat()}"
+            partition.mkdir(parents=True)
+            (partition / "part-0.parquet").write_bytes(b"PAR1")
+        day += timedelta(days=1)
+
+
+def test_a_day_is_ready_when_every_source_active_before_it_has_landed_it(tmp_path):
+    lake = tmp_path / "lake"
+    land(lake / "orders", "2026-03-01", "2026-03-20", skip=("2026-03-05",))  # a missing day
+    land(lake / "customers", "2026-03-01", "2026-03-10")  # stopped ten days before the 20th
+    land(lake / "support" / "tickets", "2026-03-18", "2026-03-19")  # new: joins on the 18th
+    # support.csat has no folder at all: a source with no history
+    land(lake / "accounts", "2026-03-11", "2026-03-17")  # not lake-backed: never counts
+    (lake / "orders" / "ingest_date=2026-03-21").mkdir()  # no Parquet file: nothing landed
+    (lake / "orders" / "ingest_date=2026-03-21" / "part-0.csv").write_text("order_id\n")
+    (lake / "orders" / "ingest_date=2026-13-01").mkdir()  # not a date
+    (lake / "orders" / "ingest_date=2026-13-01" / "part-0.parquet").write_bytes(b"PAR1")
+
+    sources = lake_sources(hand_made_manifest())
+    by_name = {f"{s.system}.{s.table}": s for s in sources}
+    assert set(by_name) == {"shop.orders", "shop.customers", "support.tickets", "support.csat"}
+    assert by_name["support.tickets"].folder(lake) == lake / "support" / "tickets"
+    assert raw_asset_key(by_name["support.tickets"]) == AssetKey(["raw", "support", "tickets"])
+
+    landed = {source: landed_dates(source.folder(lake)) for source in sources}
+    # Worked by hand, a week's window for the shop and three days for support:
+    # 03-01..04  ready: on the 1st nothing was expected yet; then both shop tables landed
+    # 03-05      orders delivered the day before and did not land: not ready
+    # 03-06..10  ready
+    # 03-11..17  customers delivered on the 10th, within seven days before: not ready
+    # 03-18      customers last delivered eight days before: no longer waited for; tickets
+    #            had never delivered, so were not waited for, and landed: ready
+    # 03-19      tickets delivered the day before and landed: ready
+    # 03-20      tickets delivered the day before and did not land: not ready
+    # csat never delivered and never holds a day back
+    expected = [f"2026-03-0{d}" for d in (1, 2, 3, 4, 6, 7, 8, 9)]
+    expected += ["2026-03-10", "2026-03-18", "2026-03-19"]
+    assert [day.isoformat() for day in ready_days(landed)] == expected
