@@ -1,4 +1,4 @@
-"""What has landed of the lake's feeds, for the raw assets and the lake sensor.
+"""What has landed of the lake's feeds, for the lake sensor and the first daily partition.
 
 The feeds are the lake-backed source tables of the dbt manifest, of every system
 (warehouse/lake_sources.py reads them from the sources YAML's meta.lake); each lands
@@ -14,7 +14,7 @@ then no longer (its freshness check says it stopped).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -60,3 +60,11 @@ def ready_days(landed: Mapping[LakeSource, set[date]]) -> list[date]:
         for day in sorted(set().union(*landed.values()))
         if all(day in landed[source] for source in landed if expected(source, day))
     ]
+
+
+def first_ingest_date(sources: Iterable[LakeSource], lake_root: Path) -> date | None:
+    """The earliest day any lake-backed source landed, or None when nothing has."""
+    return min(
+        (day for source in sources for day in landed_dates(source.folder(lake_root))),
+        default=None,
+    )

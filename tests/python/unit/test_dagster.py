@@ -28,6 +28,11 @@ from dagster import (
 )
 from dagster_dbt.utils import select_unique_ids
 
+# The daily partitions start at the first ingest date of the lake the definitions find when
+# they load, which is the checkout's data/lake after a `make run`: this suite's days (from
+# 2026-03) must be partitions whatever that holds. (The first module to load them decides.)
+os.environ.setdefault("WAREHOUSE_FIRST_PARTITION", "2026-01-01")
+
 from orchestration.assets import (
     DBT_ASSETS,
     LAKE_READERS,
@@ -42,9 +47,19 @@ from orchestration.definitions import defs
 from orchestration.freshness import raw_source_freshness
 from orchestration.lib.dbt_build import manifest
 from orchestration.lib.dbt_meta import group_owners
-from orchestration.lib.lake_sources import landed_dates, raw_asset_key, ready_days
+from orchestration.lib.lake_sources import (
+    first_ingest_date,
+    landed_dates,
+    raw_asset_key,
+    ready_days,
+)
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, locked_failure
-from orchestration.partitions import IngestWindow, daily_partitions, window_environment
+from orchestration.partitions import (
+    IngestWindow,
+    daily_partitions,
+    first_partition,
+    window_environment,
+)
 from orchestration.project import WAREHOUSE_PACKAGE, warehouse_lake_sources
 from orchestration.schedules import lake_partition_sensor
 from warehouse.lake_sources import lake_sources
@@ -559,3 +574,17 @@ def test_a_day_is_ready_when_every_source_active_before_it_has_landed_it(tmp_pat
     expected = [f"2026-03-0{d}" for d in (1, 2, 3, 4, 6, 7, 8, 9)]
     expected += ["2026-03-10", "2026-03-18", "2026-03-19"]
     assert [day.isoformat() for day in ready_days(landed)] == expected
+    assert first_ingest_date(sources, lake) == date(2026, 3, 1)
+    assert first_ingest_date(sources, tmp_path / "no-lake-yet") is None
+
+
+def test_partitions_start_at_the_lakes_first_ingest_date(tmp_path):
+    lake = tmp_path / "lake"
+    env = {"WAREHOUSE_LAKE_DIR": str(lake)}
+    # no lake yet (a fresh checkout), or nothing landed: the fixed default
+    assert first_partition(env) == "2026-01-01"
+    first, second = warehouse_lake_sources()[:2]
+    land(first.folder(lake), "2026-02-05", "2026-02-06")
+    land(second.folder(lake), "2026-02-03", "2026-02-04")
+    assert first_partition(env) == "2026-02-03"
+    assert first_partition({**env, "WAREHOUSE_FIRST_PARTITION": "2026-02-10"}) == "2026-02-10"
