@@ -1,7 +1,8 @@
 """The asset graph: raw lake partitions, two sets of dbt assets, and the publication.
 
-- Raw sources are external assets partitioned by ingest date: the lake is filled by the
-  shop's export, not by us (the lake sensor records each new day).
+- Raw sources are external assets partitioned by ingest date, one per lake-backed table of
+  every source system the dbt sources YAML declares: the lake is filled by the systems'
+  exports, not by us (the lake sensor records each new day).
 - `partitioned_models`: the models dbt builds incrementally by ingest date (staging, audit,
   the session parts, fct_orders, ml_customer_features) and the views that only read them
   (int_), partitioned by day. A run of a partition or of a range of them (one run per
@@ -25,10 +26,13 @@ registry, then the publication).
 Every dbt test is an asset check on its model; tests of severity error are blocking, so a
 failure stops the assets downstream of it. Every step that writes the warehouse is in the
 pool `warehouse` (limit 1): DuckDB has one writer per file.
+
+Groups, owners, freshness policies and which incremental models are not partitioned are dbt
+config (`meta.dagster` in dbt_project.yml, orchestration/lib/dbt_meta.py); the assets
+defined here outside dbt take their group's owners from there too.
 """
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from dagster import (
@@ -38,7 +42,6 @@ from dagster import (
     AssetSpec,
     AutomationCondition,
     BackfillPolicy,
-    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -51,43 +54,28 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.lib.dbt_build import manifest, run_dbt, target_root
+from orchestration.lib.dbt_build import run_dbt, target_root
+from orchestration.lib.dbt_meta import (
+    ancestors,
+    freshness_policy,
+    group_owners,
+    partitioned_models,
+)
+from orchestration.lib.lake_sources import raw_asset_key
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, ensure_writable
 from orchestration.partitions import daily_partitions, run_window, window_environment
-from orchestration.project import WAREHOUSE_PACKAGE, warehouse_project
+from orchestration.project import (
+    WAREHOUSE_PACKAGE,
+    manifest,
+    warehouse_lake_sources,
+    warehouse_project,
+)
 from warehouse.backup import publish_read_copy
-from warehouse.datasets import publish_latest
+from warehouse.datasets import REGISTRY_TABLE, publish_latest
 from warehouse.lake_inventory import unlisted_files
 from warehouse.settings import duckdb_path, lake_dir
 
 MANIFEST_PATH = warehouse_project.manifest_path
-
-# The append-only registry is incremental in dbt, but a run appends to it once, after the
-# training set: it is not partitioned.
-REGISTRY_MODEL = "ml_dataset_versions"
-# Incremental in dbt but not by ingest date, so not partitioned either: the registry, and the
-# labels (a run adds the as-of dates whose 30-day window has closed, whichever days it ran).
-UNPARTITIONED_INCREMENTAL_MODELS = frozenset({REGISTRY_MODEL, "ml_customer_labels"})
-
-# dbt folders (the second element of a node's fqn) → Dagster group (the warehouse layer).
-LAYER_GROUPS = {
-    "staging": "staging",
-    "audit": "monitoring",
-    "intermediate": "intermediate",
-    "marts": "marts",
-    "ml": "ml",
-}
-GROUP_OWNERS = {
-    "raw": ["team:data-platform"],
-    "reference": ["team:data-platform"],
-    "staging": ["team:data-platform"],
-    "monitoring": ["team:data-platform"],
-    "intermediate": ["team:analytics-engineering"],
-    "snapshots": ["team:analytics-engineering"],
-    "marts": ["team:analytics-engineering"],
-    "ml": ["team:ml"],
-    "warehouse": ["team:data-platform"],
-}
 
 # The ML layer refreshes by itself when something upstream changes. Not `eager()` as is:
 # its "no dependency missing" clause counts every daily partition of the partitioned
@@ -101,46 +89,10 @@ ML_AUTOMATION = (
     .with_label("eager (ML layer)")
 )
 
-# Built by the 06:00 UTC schedule (or earlier by the lake sensor): by 09:00 they must have
-# been materialised since midnight. The release (Mondays 07:00 UTC): by Monday 09:00, since
-# the Friday before (a release by hand late in the week counts).
-DAILY_FRESHNESS = FreshnessPolicy.cron(
-    deadline_cron="0 9 * * *", lower_bound_delta=timedelta(hours=9), timezone="UTC"
-)
-WEEKLY_FRESHNESS = FreshnessPolicy.cron(
-    deadline_cron="0 9 * * 1", lower_bound_delta=timedelta(days=3, hours=9), timezone="UTC"
-)
-FRESHNESS_POLICIES = {"fct_orders": DAILY_FRESHNESS, "ml_training_set": WEEKLY_FRESHNESS}
-
-
-def _partitioned_models(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Incremental models (but UNPARTITIONED_INCREMENTAL_MODELS), and views that read only
-    those: a view over partitioned tables changes with their partitions."""
-    models = {
-        uid: node
-        for uid, node in manifest["nodes"].items()
-        if node["resource_type"] == "model" and node["package_name"] == WAREHOUSE_PACKAGE
-    }
-    partitioned = {
-        uid
-        for uid, node in models.items()
-        if node["config"].get("materialized") == "incremental"
-        and node["name"] not in UNPARTITIONED_INCREMENTAL_MODELS
-    }
-    views = {uid for uid, node in models.items() if node["config"].get("materialized") == "view"}
-    while True:  # views of views: until nothing more joins
-        joining = {
-            uid
-            for uid in views - partitioned
-            if all(parent in partitioned for parent in manifest["parent_map"][uid])
-        }
-        if not joining:
-            return [models[uid] for uid in sorted(partitioned)]
-        partitioned |= joining
-
-
 # The partitioned models by fully qualified name (which tells versions apart).
-PARTITIONED_FQNS = sorted(".".join(node["fqn"]) for node in _partitioned_models(manifest()))
+PARTITIONED_FQNS = sorted(
+    ".".join(node["fqn"]) for node in partitioned_models(manifest(), WAREHOUSE_PACKAGE)
+)
 
 # dbt selections of the two sets; together they hold every seed, model and snapshot of the
 # warehouse once. (Through the monitoring overlay the manifest also has Elementary's own
@@ -151,8 +103,9 @@ UNPARTITIONED_EXCLUDE = PARTITIONED_SELECT
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
-    """Keys assets by warehouse relation (`<schema>/<table>`, raw sources `raw/shop/<table>`),
-    groups and owns them by layer, and sets the ML layer's automation and freshness."""
+    """Keys assets by warehouse relation (`<schema>/<table>`, raw sources
+    `raw/<system>/<table>`), sets freshness policies from dbt meta and the ML layer's
+    automation. Groups and owners: dagster-dbt's own, from `meta.dagster`."""
 
     def __init__(self, code_references: bool = True) -> None:
         # Code references (a link to the model's file) need the DbtProject, which dbt
@@ -167,22 +120,6 @@ class WarehouseTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             return AssetKey(["raw", dbt_resource_props["source_name"], dbt_resource_props["name"]])
         return AssetKey([dbt_resource_props["schema"], dbt_resource_props["alias"]])
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        resource_type = dbt_resource_props["resource_type"]
-        if resource_type == "source":
-            return "raw"
-        if resource_type == "seed":
-            return "reference"
-        if resource_type == "snapshot":
-            return "snapshots"
-        folder = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else ""
-        return LAYER_GROUPS.get(folder, "warehouse")
-
-    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
-        return super().get_owners(dbt_resource_props) or GROUP_OWNERS.get(
-            self.get_group_name(dbt_resource_props) or ""
-        )
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
@@ -215,7 +152,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
         if test_metadata.get("namespace") == "elementary":
             return spec._replace(blocking=False)
         tested = asset_spec.metadata.get("dagster_dbt/unique_id")
-        upstream = _ancestors(manifest, tested) | {tested}
+        upstream = ancestors(manifest, tested) | {tested}
         if set(manifest["parent_map"].get(unique_id, [])) - upstream:
             return spec._replace(blocking=False)
         return spec
@@ -224,56 +161,44 @@ class WarehouseTranslator(DagsterDbtTranslator):
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if spec.key.path[-1] in FRESHNESS_POLICIES:
-            spec = spec.replace_attributes(freshness_policy=FRESHNESS_POLICIES[spec.key.path[-1]])
-        return spec
-
-
-def _ancestors(manifest: Mapping[str, Any], unique_id: str | None) -> set[str]:
-    parent_map = manifest["parent_map"]
-    seen: set[str] = set()
-    frontier = list(parent_map.get(unique_id or "", []))
-    while frontier:
-        node = frontier.pop()
-        if node not in seen:
-            seen.add(node)
-            frontier.extend(parent_map.get(node, []))
-    return seen
+        policy = freshness_policy(self.get_resource_props(manifest, unique_id))
+        return spec.replace_attributes(freshness_policy=policy) if policy else spec
 
 
 translator = WarehouseTranslator()
 
 
 def raw_source_specs() -> list[AssetSpec]:
-    """One external asset per lake folder, partitioned by ingest date, described from the
-    dbt sources YAML."""
+    """One external asset per lake-backed source table, partitioned by ingest date, described
+    from the dbt sources YAML (group and owners from its meta, as for the dbt assets)."""
+    sources = manifest()["sources"]
     return [
         AssetSpec(
-            key=translator.get_asset_key(source),
-            group_name="raw",
-            description=source["description"],
+            key=raw_asset_key(source),
+            group_name=translator.get_group_name(sources[source.unique_id]),
+            description=sources[source.unique_id]["description"],
             kinds={"parquet"},
-            owners=GROUP_OWNERS["raw"],
+            owners=translator.get_owners(sources[source.unique_id]),
             partitions_def=daily_partitions,
             metadata={
-                "lake_path": MetadataValue.path(str(lake_dir() / source["name"])),
+                "lake_path": MetadataValue.path(str(source.folder(lake_dir()))),
                 "partition_folder": "ingest_date=YYYY-MM-DD/part-0.parquet",
             },
         )
-        for source in manifest()["sources"].values()
-        if source["package_name"] == WAREHOUSE_PACKAGE
+        for source in warehouse_lake_sources()
     ]
 
 
 # The base_ views read the files listed by the lake inventory when they were built
-# (macros/lake_files.sql). A whole-graph run rebuilds them first; a run of this set alone
-# refreshes them when files landed since, so it never misses a new day.
-LAKE_READERS = "lake_file_inventory path:models/staging/shop/base"
+# (macros/lake_files.sql): the views that read both the inventory and a source. A
+# whole-graph run rebuilds them first; a run of this set alone refreshes them when files
+# landed since, so it never misses a new day.
+LAKE_READERS = "lake_file_inventory lake_file_inventory+1,source:*+1,config.materialized:view"
 
 
 def refresh_lake_reads(context: AssetExecutionContext, dbt: DbtCliResource) -> None:
     ensure_writable(duckdb_path())  # a writer outside Dagster: the step's clear failure
-    unlisted = unlisted_files(duckdb_path(), lake_dir())
+    unlisted = unlisted_files(duckdb_path(), lake_dir(), warehouse_lake_sources())
     if not unlisted:
         return
     context.log.info(
@@ -330,11 +255,12 @@ DBT_ASSETS = [partitioned_models, warehouse_models]
 
 
 def registry_key() -> AssetKey:
+    """The dataset registry's model (warehouse/datasets.py names its relation)."""
     node = next(
         node
         for node in manifest()["nodes"].values()
         if node["resource_type"] == "model"
-        and node["name"] == REGISTRY_MODEL
+        and f"{node['schema']}.{node['alias']}" == REGISTRY_TABLE
         and node["package_name"] == WAREHOUSE_PACKAGE
     )
     return translator.get_asset_key(node)
@@ -344,7 +270,7 @@ def registry_key() -> AssetKey:
     deps=[registry_key()],
     group_name="ml",
     kinds={"ducklake", "parquet"},
-    owners=GROUP_OWNERS["ml"],
+    owners=group_owners(manifest(), WAREHOUSE_PACKAGE, "ml"),
     pool=WAREHOUSE_POOL,
 )
 def dataset_publication() -> MaterializeResult:
@@ -386,7 +312,7 @@ def last_written_keys() -> list[AssetKey]:
     deps=[*last_written_keys(), dataset_publication],
     group_name="warehouse",
     kinds={"duckdb"},
-    owners=GROUP_OWNERS["warehouse"],
+    owners=group_owners(manifest(), WAREHOUSE_PACKAGE, "warehouse"),
     pool=WAREHOUSE_POOL,
 )
 def warehouse_read_copy() -> MaterializeResult:

@@ -1,35 +1,35 @@
 """Source freshness: dbt's `source freshness` over the lake, as Dagster asset checks on the
 raw assets and as the line `make run` ends with.
 
-The thresholds live with the sources in models/staging/shop/_shop__sources.yml (warn after
-two days without a partition, error after four), so dbt and Dagster agree by construction.
+One check on each lake-backed source table that has freshness thresholds (dbt's
+`freshness`: warn_after, error_after), of every system: the thresholds live with the sources
+in their sources YAML, so dbt and Dagster agree by construction.
 """
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetKey,
     multi_asset_check,
 )
 
+from orchestration.lib.lake_sources import raw_asset_key
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL
+from orchestration.project import manifest, warehouse_lake_sources
 from warehouse.dbt_runner import run_dbt
-
-SOURCE_NAME = "shop"
-TABLES = ("customers", "products", "orders", "order_items", "events")
 
 
 @dataclass(frozen=True)
 class SourceFreshness:
-    table: str
+    unique_id: str  # source.<package>.<system>.<table>
     status: str  # pass, warn, error or runtime error
     max_loaded_at: str | None
     age_hours: float | None
@@ -47,7 +47,7 @@ def source_freshness() -> list[SourceFreshness]:
         results = json.loads(sources.read_text())["results"]
     return [
         SourceFreshness(
-            table=entry["unique_id"].rsplit(".", 1)[-1],
+            unique_id=entry["unique_id"],
             status=entry["status"],
             max_loaded_at=entry.get("max_loaded_at"),
             age_hours=(
@@ -63,24 +63,41 @@ def source_freshness() -> list[SourceFreshness]:
 def summary_line(results: list[SourceFreshness]) -> str:
     by_status: dict[str, list[str]] = {}
     for result in results:
-        by_status.setdefault(result.status, []).append(result.table)
+        by_status.setdefault(result.status, []).append(result.unique_id.split(".", 2)[-1])
     return "Source freshness (dbt source freshness): " + "; ".join(
         f"{status} {', '.join(sorted(tables))}" for status, tables in sorted(by_status.items())
     )
 
 
-def raw_asset_key(table: str) -> AssetKey:
-    return AssetKey(["raw", SOURCE_NAME, table])
+def thresholds(freshness: Mapping[str, Any] | None) -> str:
+    """dbt's freshness thresholds in words, e.g. 'warn after 2 days, error after 4 days'."""
+    return ", ".join(
+        f"{level} after {after['count']} {after['period']}{'s' if after['count'] != 1 else ''}"
+        for level in ("warn", "error")
+        if (after := (freshness or {}).get(f"{level}_after") or {}).get("count")
+    )
+
+
+# The lake-backed sources dbt checks the freshness of, by unique id: a source without
+# thresholds has no result from `dbt source freshness`, so no check.
+CHECKED = {
+    source.unique_id: source
+    for source in warehouse_lake_sources()
+    if thresholds(manifest()["sources"][source.unique_id]["freshness"])
+}
 
 
 @multi_asset_check(
     specs=[
         AssetCheckSpec(
             "source_freshness",
-            asset=raw_asset_key(table),
-            description="A partition landed within dbt's thresholds (warn 2, error 4 days).",
+            asset=raw_asset_key(source),
+            description=(
+                "A partition landed within dbt's thresholds ("
+                f"{thresholds(manifest()['sources'][unique_id]['freshness'])})."
+            ),
         )
-        for table in TABLES
+        for unique_id, source in CHECKED.items()
     ],
     can_subset=True,
     # dbt opens the warehouse file to run the freshness queries: one writer at a time
@@ -89,11 +106,11 @@ def raw_asset_key(table: str) -> AssetKey:
 def raw_source_freshness(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
     selected = {key.asset_key for key in context.selected_asset_check_keys}
     for result in source_freshness():
-        key = raw_asset_key(result.table)
-        if key not in selected:
+        source = CHECKED.get(result.unique_id)
+        if source is None or raw_asset_key(source) not in selected:
             continue
         yield AssetCheckResult(
-            asset_key=key,
+            asset_key=raw_asset_key(source),
             check_name="source_freshness",
             passed=result.status == "pass",
             severity=(

@@ -19,10 +19,11 @@ from typing import Any
 from dagster import AssetKey, Failure, MaterializeResult, MetadataValue, asset
 
 from monitoring import monitor
-from orchestration.assets import GROUP_OWNERS, translator
+from orchestration.assets import translator
 from orchestration.lib.dbt_build import ELEMENTARY_PACKAGE, manifest
+from orchestration.lib.dbt_meta import group_owners
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, ensure_writable, read_only
-from orchestration.project import MONITORING_ON
+from orchestration.project import MONITORING_ON, WAREHOUSE_PACKAGE
 
 
 def watched_models(dbt_manifest: Mapping[str, Any]) -> list[AssetKey]:
@@ -47,9 +48,10 @@ LATEST_MONITOR_RESULTS = """
 
 @asset(
     deps=watched_models(manifest()) if MONITORING_ON else [],
+    # with the audit tables, whose owners dbt_project.yml declares
     group_name="monitoring",
     kinds={"elementary", "html"},
-    owners=GROUP_OWNERS["monitoring"],
+    owners=group_owners(manifest(), WAREHOUSE_PACKAGE, "monitoring"),
     pool=WAREHOUSE_POOL,
 )
 def elementary_report() -> MaterializeResult:

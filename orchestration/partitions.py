@@ -9,19 +9,40 @@ those ingest dates, plus `lookback_days` before them (macros/ingest_window.sql).
 `--vars`: dbt re-parses the whole project whenever its vars change, and each day's window
 is new.
 
-The first partition is WAREHOUSE_FIRST_PARTITION (default 2026-01-01, the sample lake's
-default start); partitions end with the last complete day (yesterday, UTC).
+Partitions start at the lake's first ingest date and end with the last complete day
+(yesterday, UTC); `first_partition` says how the start is found.
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 from dagster import AssetExecutionContext, DailyPartitionsDefinition
 
-FIRST_PARTITION = os.environ.get("WAREHOUSE_FIRST_PARTITION", "2026-01-01")
+from orchestration.lib.lake_sources import first_ingest_date
+from orchestration.project import warehouse_lake_sources
+from warehouse.settings import lake_dir
+
+FIRST_PARTITION_VARIABLE = "WAREHOUSE_FIRST_PARTITION"
+# When neither the variable nor the lake gives one (the sample lake's default start).
+DEFAULT_FIRST_PARTITION = "2026-01-01"
+
+
+def first_partition(env: Mapping[str, str] = os.environ) -> str:
+    """The first daily partition: WAREHOUSE_FIRST_PARTITION when set; otherwise the lake's
+    first ingest date, the earliest `ingest_date=` folder holding a Parquet file of any
+    lake-backed source, read when the definitions load; otherwise, when the lake is empty or
+    does not exist yet (a fresh checkout), DEFAULT_FIRST_PARTITION: the definitions load
+    before anything has landed, and load again with the lake's start once something has."""
+    if env.get(FIRST_PARTITION_VARIABLE):
+        return env[FIRST_PARTITION_VARIABLE]
+    first = first_ingest_date(warehouse_lake_sources(), lake_dir(env))
+    return first.isoformat() if first else DEFAULT_FIRST_PARTITION
+
+
+FIRST_PARTITION = first_partition()
 
 daily_partitions = DailyPartitionsDefinition(
     start_date=FIRST_PARTITION, timezone="UTC", fmt="%Y-%m-%d", end_offset=0

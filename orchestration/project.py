@@ -1,12 +1,18 @@
 """The dbt project as Dagster loads it: the warehouse, or the monitoring overlay around it,
-and its manifest (prepared by warehouse/manifest.py). Paths: warehouse/settings.py."""
+its manifest (prepared by warehouse/manifest.py), and the lake feeds its sources declare.
+Paths: warehouse/settings.py."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+from pathlib import Path
+from typing import Any
 
 from dagster_dbt import DbtProject
 
+from warehouse.lake_sources import LakeSource, lake_sources
 from warehouse.manifest import manifest_path, parse
 from warehouse.settings import PROFILES_DIR, dagster_dbt_project_dir, monitoring_off_reason
 
@@ -32,3 +38,18 @@ if not manifest_path(DBT_PROJECT_DIR).exists():
         f"{manifest_path(DBT_PROJECT_DIR)} is missing, so Dagster cannot load the dbt assets: "
         "run `make manifest` (python -m warehouse.manifest) first"
     )
+
+
+@functools.cache  # read once a process, when the definitions load
+def manifest() -> dict[str, Any]:
+    return json.loads(Path(warehouse_project.manifest_path).read_text())
+
+
+@functools.cache
+def warehouse_lake_sources() -> list[LakeSource]:
+    """The lake-backed source tables of every system (warehouse/lake_sources.py): the
+    warehouse package's, also in the monitoring overlay's manifest, whose project is the
+    overlay."""
+    dbt_manifest = manifest()
+    metadata = {**dbt_manifest["metadata"], "project_name": WAREHOUSE_PACKAGE}
+    return lake_sources({**dbt_manifest, "metadata": metadata})

@@ -1,11 +1,11 @@
 """When the warehouse runs by itself: a daily schedule, a weekly dataset release, a lake
 sensor, and automation."""
 
+from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from dagster import (
-    AssetKey,
     AssetMaterialization,
     AssetSelection,
     AutomationConditionSensorDefinition,
@@ -21,13 +21,20 @@ from dagster import (
     sensor,
 )
 
-from orchestration.assets import raw_source_specs
 from orchestration.jobs import daily_warehouse_job, dataset_release_job, source_freshness_job
+from orchestration.lib.lake_sources import (
+    PARTITION_PREFIX,
+    landed_dates,
+    raw_asset_key,
+    ready_days,
+)
 from orchestration.partitions import daily_partitions
-from warehouse.lake_inventory import READABLE, REQUIRED_COLUMNS, inspect_file
+from orchestration.project import warehouse_lake_sources
+from warehouse.lake_inventory import READABLE, inspect_file
+from warehouse.lake_sources import LakeSource
 from warehouse.settings import lake_dir
 
-# The shop's export lands overnight; by 06:00 UTC the previous day's partition is complete.
+# The systems' exports land overnight; by 06:00 UTC the previous day's partition is complete.
 # The schedule runs the whole graph for that day (the last complete partition).
 daily_warehouse_schedule = build_schedule_from_partitioned_job(
     daily_warehouse_job,
@@ -47,7 +54,7 @@ dataset_release_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.STOPPED,
 )
 
-# Every six hours: a source two days without a partition warns, four days fails.
+# Every six hours: `dbt source freshness`, with the thresholds of the sources YAML.
 source_freshness_schedule = ScheduleDefinition(
     name="source_freshness_schedule",
     job=source_freshness_job,
@@ -56,37 +63,24 @@ source_freshness_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.STOPPED,
 )
 
-PARTITION_PREFIX = "ingest_date="
 
-
-def landed_dates(lake: Path, source: str) -> set[str]:
-    """Ingest dates with a partition folder holding at least one Parquet file."""
-    folder = lake / source
-    if not folder.is_dir():
-        return set()
-    return {
-        path.name.removeprefix(PARTITION_PREFIX)
-        for path in folder.iterdir()
-        if path.name.startswith(PARTITION_PREFIX) and any(path.glob("*.parquet"))
-    }
-
-
-def _landing_event(lake: Path, key: AssetKey, ingest_date: str) -> AssetMaterialization:
-    source = key.path[-1]
-    folder = lake / source / f"{PARTITION_PREFIX}{ingest_date}"
+def _landing_event(lake: Path, source: LakeSource, day: date) -> AssetMaterialization:
+    folder = source.folder(lake) / f"{PARTITION_PREFIX}{day.isoformat()}"
     files = sorted(path for path in folder.iterdir() if path.is_file())
     # Rows of the readable files only: an empty or truncated file has no footer to count
     # (the build quarantines it; docs/reliability.md).
-    required = REQUIRED_COLUMNS.get(source, ())
     readable = [
         Path(item.path)
-        for item in (inspect_file(path, lake / source, required, decode=False) for path in files)
+        for item in (
+            inspect_file(path, source.folder(lake), source.required_columns, decode=False)
+            for path in files
+        )
         if item.status == READABLE
     ]
     rows = sum(pq.ParquetFile(path).metadata.num_rows for path in readable)
     return AssetMaterialization(
-        asset_key=key,
-        partition=ingest_date,
+        asset_key=raw_asset_key(source),
+        partition=day.isoformat(),
         description="landed in the lake",
         metadata={
             "path": MetadataValue.path(str(folder)),
@@ -102,21 +96,22 @@ def _landing_event(lake: Path, key: AssetKey, ingest_date: str) -> AssetMaterial
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
     description=(
-        "Starts the daily build for each new ingest date that has landed for every source. "
-        "Cursor: the newest date handled. With no cursor yet, only the newest landed day is "
-        "built (older days are a backfill). Records each landed partition on the raw assets."
+        "Starts the daily build for each new ingest date that is ready: landed for every "
+        "lake-backed source that delivered in its lake_active_within_days days before it "
+        "(sources YAML). Cursor: the newest date handled. With no cursor yet, only the newest "
+        "ready day is built (older days are a backfill). Records each landed partition of "
+        "those days on the raw assets."
     ),
 )
 def lake_partition_sensor(context: SensorEvaluationContext):
     lake = lake_dir()
-    keys = [spec.key for spec in raw_source_specs()]
-    dates_by_key = {key: landed_dates(lake, key.path[-1]) for key in keys}
-    complete = sorted(set.intersection(*dates_by_key.values())) if dates_by_key else []
-    if not complete:
-        return SkipReason(f"no ingest_date= partition has landed for every source in {lake}")
+    landed = {source: landed_dates(source.folder(lake)) for source in warehouse_lake_sources()}
+    ready = [day.isoformat() for day in ready_days(landed)]
+    if not ready:
+        return SkipReason(f"no ingest_date= partition is ready in {lake}")
 
     cursor = context.cursor
-    new = [day for day in complete if cursor is None or day > cursor]
+    new = [day for day in ready if cursor is None or day > cursor]
     if not new:
         return SkipReason(f"no ingest date after {cursor} in {lake}")
     # Only days that are partitions yet (complete days since the first partition).
@@ -125,7 +120,10 @@ def lake_partition_sensor(context: SensorEvaluationContext):
         return SkipReason(f"ingest dates {new[0]}..{new[-1]} are not daily partitions yet")
     to_build = known if cursor is not None else known[-1:]
     events = [
-        _landing_event(lake, key, day) for day in known for key in keys if day in dates_by_key[key]
+        _landing_event(lake, source, day)
+        for day in map(date.fromisoformat, known)
+        for source, days in landed.items()
+        if day in days
     ]
     return SensorResult(
         run_requests=[RunRequest(partition_key=day, run_key=f"lake-{day}") for day in to_build],

@@ -22,7 +22,6 @@ Every Dagster step that runs dbt goes through `run_dbt`, which
   every scheduled run.
 """
 
-import functools
 import json
 import os
 import shutil
@@ -50,7 +49,7 @@ from orchestration.lib.warehouse_lock import (
     read_only,
 )
 from orchestration.partitions import IngestWindow, window_environment
-from orchestration.project import DBT_PROJECT_DIR, MONITORING_ON, warehouse_project
+from orchestration.project import DBT_PROJECT_DIR, MONITORING_ON, manifest, warehouse_project
 from warehouse import dbt_runner
 from warehouse.openlineage_events import emit_dbt_lineage
 from warehouse.settings import OVERLAY_DIR, REPO_ROOT, duckdb_path
@@ -111,11 +110,6 @@ def ensure_elementary_tables(database: Path) -> None:
             ),
             metadata={"dbt_output": MetadataValue.text((result.stdout + result.stderr)[-4000:])},
         )
-
-
-@functools.cache  # written before the definitions load (project.py); read once a process
-def manifest() -> dict[str, Any]:
-    return json.loads(Path(warehouse_project.manifest_path).read_text())
 
 
 def target_root() -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -20,13 +21,9 @@ import time
 from datetime import date, timedelta
 
 import duckdb
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus, Definitions
 
-from orchestration.definitions import defs
-from orchestration.freshness import source_freshness, summary_line
-from orchestration.jobs import daily_warehouse_job, dataset_release_job
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL
-from orchestration.partitions import FIRST_PARTITION
 from warehouse.datasets import lakehouse_dir
 from warehouse.settings import data_dir, duckdb_path, exports_dir, lake_dir
 from warehouse.summary import print_summary
@@ -56,10 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         # Ending yesterday keeps the sources fresh, so `dbt source freshness` means something.
         days = args.backfill_days + args.daily_runs
         args.start_date = date.today() - timedelta(days=days)
-    if args.start_date < date.fromisoformat(FIRST_PARTITION):
+    # The daily partitions start at the first ingest date of the lake the replay generates
+    # (orchestration/partitions.py), unless WAREHOUSE_FIRST_PARTITION sets the start.
+    first_partition = os.environ.get("WAREHOUSE_FIRST_PARTITION")
+    if first_partition and args.start_date < date.fromisoformat(first_partition):
         parser.error(
             f"--start-date {args.start_date} is before the first daily partition "
-            f"{FIRST_PARTITION}; set WAREHOUSE_FIRST_PARTITION to an earlier date"
+            f"{first_partition} (WAREHOUSE_FIRST_PARTITION); set it to an earlier date or unset it"
         )
     return args
 
@@ -82,17 +82,21 @@ def release_abandoned_runs(instance: DagsterInstance) -> None:
                 storage.free_concurrency_slots_for_run(slot.run_id)
 
 
-def build(instance: DagsterInstance, label: str, first: date, last: date) -> None:
+def build(
+    defs: Definitions, instance: DagsterInstance, label: str, first: date, last: date
+) -> None:
     """Run the daily job for the ingest dates first..last (one run, a backfill when it covers
     several days)."""
     partitions = {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-    run_job(instance, daily_warehouse_job.name, label, partitions)
+    run_job(defs, instance, "daily_warehouse_build", label, partitions)
 
 
-def run_job(instance: DagsterInstance, job_name: str, label: str, tags: dict[str, str]) -> None:
+def run_job(
+    defs: Definitions, instance: DagsterInstance, job_name: str, label: str, tags: dict[str, str]
+) -> None:
     """Run a job in process; dbt's own output goes to data/logs/<label>.log."""
     log_path = data_dir() / "logs" / (re.sub(r"[^a-z0-9]+", "-", label.lower()) + ".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,16 +143,20 @@ def main(argv: list[str] | None = None) -> None:
         f"--plan-days={args.backfill_days + args.daily_runs}",
         f"--out={lake_dir()}",
     )
+    # Loaded once the lake is there: the daily partitions start at its first ingest date.
+    from orchestration.definitions import defs
+    from orchestration.freshness import source_freshness, summary_line
+
     instance = DagsterInstance.get()
     release_abandoned_runs(instance)
     last = args.start_date + timedelta(days=args.backfill_days - 1)
-    build(instance, f"backfill of {args.backfill_days} days", args.start_date, last)
+    build(defs, instance, f"backfill of {args.backfill_days} days", args.start_date, last)
     for day in range(1, args.daily_runs + 1):
         run_generator("append", f"--out={lake_dir()}", "--days=1")
         last += timedelta(days=1)
-        build(instance, f"daily run {day} of {args.daily_runs}", last, last)
+        build(defs, instance, f"daily run {day} of {args.daily_runs}", last, last)
     # What the weekly schedule runs: the training set from the whole history, the registry.
-    run_job(instance, dataset_release_job.name, "dataset release", {})
+    run_job(defs, instance, "dataset_release", "dataset release", {})
 
     freshness = summary_line(source_freshness())
     with duckdb.connect(str(duckdb_path()), read_only=True) as connection:

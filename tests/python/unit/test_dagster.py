@@ -5,9 +5,11 @@ The runs that build a warehouse are in test_dagster_runs.py.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,26 +26,52 @@ from dagster import (
     build_sensor_context,
     evaluate_automation_conditions,
 )
+from dagster_dbt.utils import select_unique_ids
+
+# The daily partitions start at the first ingest date of the lake the definitions find when
+# they load, which is the checkout's data/lake after a `make run`: this suite's days (from
+# 2026-03) must be partitions whatever that holds. (The first module to load them decides.)
+os.environ.setdefault("WAREHOUSE_FIRST_PARTITION", "2026-01-01")
 
 from orchestration.assets import (
     DBT_ASSETS,
+    LAKE_READERS,
     PARTITIONED_FQNS,
-    REGISTRY_MODEL,
-    UNPARTITIONED_INCREMENTAL_MODELS,
     dataset_publication,
     partitioned_models,
+    raw_source_specs,
     warehouse_models,
     warehouse_read_copy,
 )
 from orchestration.definitions import defs
 from orchestration.freshness import raw_source_freshness
 from orchestration.lib.dbt_build import manifest
+from orchestration.lib.dbt_meta import group_owners
+from orchestration.lib.lake_sources import (
+    first_ingest_date,
+    landed_dates,
+    raw_asset_key,
+    ready_days,
+)
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, locked_failure
-from orchestration.partitions import IngestWindow, daily_partitions, window_environment
-from orchestration.project import WAREHOUSE_PACKAGE
+from orchestration.partitions import (
+    IngestWindow,
+    daily_partitions,
+    first_partition,
+    window_environment,
+)
+from orchestration.project import WAREHOUSE_PACKAGE, warehouse_lake_sources
 from orchestration.schedules import lake_partition_sensor
+from warehouse.lake_sources import lake_sources
 
 MANIFEST = manifest()
+REGISTRY_MODEL = "ml_dataset_versions"
+# The raw assets: every lake-backed source table of every system (meta.lake in its YAML).
+LAKE_FEEDS = {
+    AssetKey(["raw", source["source_name"], source["name"]])
+    for source in MANIFEST["sources"].values()
+    if "lake" in source["meta"]
+}
 BUILDABLE = {
     uid: node
     for uid, node in MANIFEST["nodes"].items()
@@ -90,7 +118,7 @@ def test_every_dbt_node_is_in_exactly_one_of_the_two_sets():
         uid
         for uid, node in BUILDABLE.items()
         if node["config"].get("materialized") == "incremental"
-        and node["name"] not in UNPARTITIONED_INCREMENTAL_MODELS
+        and node["meta"].get("dagster", {}).get("partitioned") is not False
     }
     assert incremental <= sets["p"]
     # the rest of the partitioned set: views that read only partitioned models
@@ -99,9 +127,10 @@ def test_every_dbt_node_is_in_exactly_one_of_the_two_sets():
         assert set(MANIFEST["parent_map"][uid]) <= sets["p"]
     assert {".".join(BUILDABLE[uid]["fqn"]) for uid in sets["p"]} == set(PARTITIONED_FQNS)
     names = {BUILDABLE[uid]["name"] for uid in sets["p"]}
-    assert {"stg_shop__orders", "quarantined_rows", "fct_orders"} <= names
+    assert {"stg_shop__orders", "stg_support__tickets", "fct_orders"} <= names
     assert "int_orders_pivoted_to_lifecycle" in names
     unpartitioned = {BUILDABLE[uid]["name"] for uid in sets["u"]}
+    # incremental in dbt, not by ingest date: `partitioned: false` in dbt_project.yml
     assert {REGISTRY_MODEL, "ml_customer_labels", "snap_customers", "base_shop__orders"} <= (
         unpartitioned
     )
@@ -113,8 +142,8 @@ def test_partitioned_set_runs_a_backfill_as_one_run():
     for unpartitioned in (warehouse_models, dataset_publication):
         assert unpartitioned.partitions_def is None
     graph = defs.resolve_asset_graph()
-    raw = [key for key in graph.get_all_asset_keys() if key.path[0] == "raw"]
-    assert len(raw) == 5
+    raw = {key for key in graph.get_all_asset_keys() if key.path[0] == "raw"}
+    assert len(LAKE_FEEDS) >= 6 and raw == LAKE_FEEDS  # the shop's five, support's tickets
     assert all(graph.get(key).partitions_def == daily_partitions for key in raw)
     window = IngestWindow.from_keys("2026-03-02", "2026-03-04")
     assert window.dbt_vars == {"min_date": "2026-03-02", "max_date": "2026-03-04"}
@@ -297,7 +326,7 @@ def test_lake_sensor_requests_each_new_ingest_date(tmp_path, monkeypatch):
     assert isinstance(first, SensorResult)
     # no cursor yet: the newest day only; every landed partition recorded on the raw assets
     assert [r.partition_key for r in first.run_requests] == ["2026-03-03"]
-    assert len(first.asset_events) == 3 * 5
+    assert len(first.asset_events) == 3 * len(LAKE_FEEDS)
     assert {e.partition for e in first.asset_events} == {"2026-03-01", "2026-03-02", "2026-03-03"}
     assert first.cursor == "2026-03-03"
 
@@ -310,7 +339,8 @@ def test_lake_sensor_requests_each_new_ingest_date(tmp_path, monkeypatch):
         check=True,
         capture_output=True,
     )
-    # a day that has landed for one source only is not complete yet
+    # a day that has landed for one source only, when the others delivered the day before,
+    # is not ready yet
     shutil.copytree(
         lake / "orders" / "ingest_date=2026-03-04", lake / "orders/ingest_date=2026-03-05"
     )
@@ -320,8 +350,8 @@ def test_lake_sensor_requests_each_new_ingest_date(tmp_path, monkeypatch):
         ("2026-03-04", "lake-2026-03-04")
     ]
     assert new.cursor == "2026-03-04"
-    rows = {e.asset_key.path[-1]: e.metadata["dagster/row_count"].value for e in new.asset_events}
-    assert set(rows) == {"customers", "products", "orders", "order_items", "events"}
+    rows = {e.asset_key: e.metadata["dagster/row_count"].value for e in new.asset_events}
+    assert set(rows) == LAKE_FEEDS
 
 
 def test_jobs_refuse_bad_config_clearly():
@@ -395,3 +425,166 @@ def test_a_window_left_in_the_environment_never_reaches_an_unpartitioned_step(
         assert not {"WAREHOUSE_WINDOW_MIN_DATE", "WAREHOUSE_WINDOW_MAX_DATE"} & set(os.environ)
     assert os.environ["WAREHOUSE_WINDOW_MIN_DATE"] == "2026-01-01"
     assert "WAREHOUSE_WINDOW_MAX_DATE" not in os.environ
+
+
+# --- what the definitions read from the dbt config and the sources YAML --------------------
+
+
+def test_groups_owners_and_freshness_policies_are_the_dbt_meta():
+    graph = defs.resolve_asset_graph()
+    nodes = {**MANIFEST["nodes"], **MANIFEST["sources"]}
+    specs = {spec.key: spec for a in DBT_ASSETS for spec in a.specs}
+    specs |= {spec.key: spec for spec in raw_source_specs()}
+    for key, spec in specs.items():
+        unique_id = spec.metadata.get("dagster_dbt/unique_id") or next(
+            s.unique_id for s in warehouse_lake_sources() if raw_asset_key(s) == key
+        )
+        declared = nodes[unique_id]["meta"]["dagster"]
+        assert graph.get(key).group_name == declared["group"], key
+        assert list(graph.get(key).owners) == declared["owners"], key
+    # as dbt_project.yml declares them
+    assert specs[AssetKey(["marts", "fct_orders"])].owners == ["team:analytics-engineering"]
+    assert {graph.get(key).group_name for key in specs if key.path[0] == "raw"} == {"raw"}
+    policy = specs[AssetKey(["ml", "ml_training_set"])].freshness_policy
+    assert policy.deadline_cron == "0 9 * * 1"
+    assert policy.lower_bound_delta == timedelta(days=3, hours=9)
+    with_policy = {key.path[-1] for key, spec in specs.items() if spec.freshness_policy}
+    assert with_policy == {"fct_orders", "ml_training_set"}
+    # the assets outside dbt: their group's owners as the dbt config declares them
+    assert graph.get(AssetKey("dataset_publication")).owners == ["team:ml"]
+    assert graph.get(AssetKey("warehouse_read_copy")).group_name == "warehouse"
+    assert graph.get(AssetKey("warehouse_read_copy")).owners == ["team:data-platform"]
+
+
+def test_a_group_whose_owners_disagree_gives_an_asset_outside_dbt_none():
+    nodes = {
+        f"model.{WAREHOUSE_PACKAGE}.{name}": {
+            "package_name": WAREHOUSE_PACKAGE,
+            "meta": {"dagster": {"group": "ml", "owners": owners}},
+        }
+        for name, owners in (("a", ["team:ml"]), ("b", ["team:other"]))
+    }
+    with pytest.raises(ValueError, match=r"\['team:ml'\] and \['team:other'\].*'ml'"):
+        group_owners({"nodes": nodes, "sources": {}}, WAREHOUSE_PACKAGE, "ml")
+    with pytest.raises(ValueError, match="declares none as owners of the asset group 'nope'"):
+        group_owners({"nodes": nodes, "sources": {}}, WAREHOUSE_PACKAGE, "nope")
+
+
+def test_a_run_of_the_partitioned_set_alone_refreshes_the_inventory_and_the_views_reading_it():
+    selected = select_unique_ids(
+        select=LAKE_READERS, exclude="", selector="", project=None, manifest_json=MANIFEST
+    )
+    models = {uid for uid in selected if uid.startswith("model.")}
+    inventory = f"model.{WAREHOUSE_PACKAGE}.lake_file_inventory"
+    # the views whose file list is fixed when they are built: they read a source through it
+    readers = {
+        uid
+        for uid, node in BUILDABLE.items()
+        if node["config"]["materialized"] == "view"
+        and inventory in MANIFEST["parent_map"][uid]
+        and any(parent.startswith("source.") for parent in MANIFEST["parent_map"][uid])
+    }
+    assert len(readers) >= 5
+    assert models == readers | {inventory}
+
+
+def test_no_source_system_is_named_in_the_code_location():
+    """The sources YAML is the one registry of feeds: a new system needs no Python."""
+    systems = {source["source_name"] for source in MANIFEST["sources"].values()}
+    assert systems
+    # a whole word or identifier part: `shop` in stg_shop__orders, not `supports` for support
+    named = re.compile(
+        "|".join(rf"(?<![a-z0-9]){re.escape(system)}(?![a-z0-9])" for system in systems),
+        re.IGNORECASE,
+    )
+    for path in sorted((REPO_ROOT / "orchestration").rglob("*.py")):
+        assert not named.findall(path.read_text()), path
+
+
+def hand_made_manifest() -> dict:
+    """Two source systems as dbt would render them: the shop at the lake's root, waited for
+    a week; support in its own folder, three days; and a source that is not in the lake."""
+
+    def source(system: str, table: str, meta: dict) -> tuple[str, dict]:
+        unique_id = f"source.{WAREHOUSE_PACKAGE}.{system}.{table}"
+        return unique_id, {
+            "unique_id": unique_id,
+            "source_name": system,
+            "name": table,
+            "package_name": WAREHOUSE_PACKAGE,
+            "original_file_path": f"models/staging/{system}/_{system}__sources.yml",
+            "meta": meta,
+        }
+
+    shop = {"lake_subdir": "", "lake_active_within_days": 7}
+    support = {"lake_subdir": "support", "lake_active_within_days": 3}
+    return {
+        "metadata": {"project_name": WAREHOUSE_PACKAGE},
+        "sources": dict(
+            [
+                source("shop", "orders", {**shop, "lake": {"natural_key": ["order_id"]}}),
+                source("shop", "customers", {**shop, "lake": {"natural_key": ["customer_id"]}}),
+                source("support", "tickets", {**support, "lake": {"natural_key": ["ticket_id"]}}),
+                source("support", "csat", {**support, "lake": {"natural_key": ["ticket_id"]}}),
+                source("crm", "accounts", {"lake_subdir": ""}),  # not lake-backed
+            ]
+        ),
+    }
+
+
+def land(folder: Path, first: str, last: str, skip: tuple[str, ...] = ()) -> None:
+    day, end = date.fromisoformat(first), date.fromisoformat(last)
+    while day <= end:
+        if day.isoformat() not in skip:
+            partition = folder / f"ingest_date={day.isoformat()}"
+            partition.mkdir(parents=True)
+            (partition / "part-0.parquet").write_bytes(b"PAR1")
+        day += timedelta(days=1)
+
+
+def test_a_day_is_ready_when_every_source_active_before_it_has_landed_it(tmp_path):
+    lake = tmp_path / "lake"
+    land(lake / "orders", "2026-03-01", "2026-03-20", skip=("2026-03-05",))  # a missing day
+    land(lake / "customers", "2026-03-01", "2026-03-10")  # stopped ten days before the 20th
+    land(lake / "support" / "tickets", "2026-03-18", "2026-03-19")  # new: joins on the 18th
+    # support.csat has no folder at all: a source with no history
+    land(lake / "accounts", "2026-03-11", "2026-03-17")  # not lake-backed: never counts
+    (lake / "orders" / "ingest_date=2026-03-21").mkdir()  # no Parquet file: nothing landed
+    (lake / "orders" / "ingest_date=2026-03-21" / "part-0.csv").write_text("order_id\n")
+    (lake / "orders" / "ingest_date=2026-13-01").mkdir()  # not a date
+    (lake / "orders" / "ingest_date=2026-13-01" / "part-0.parquet").write_bytes(b"PAR1")
+
+    sources = lake_sources(hand_made_manifest())
+    by_name = {f"{s.system}.{s.table}": s for s in sources}
+    assert set(by_name) == {"shop.orders", "shop.customers", "support.tickets", "support.csat"}
+    assert by_name["support.tickets"].folder(lake) == lake / "support" / "tickets"
+    assert raw_asset_key(by_name["support.tickets"]) == AssetKey(["raw", "support", "tickets"])
+
+    landed = {source: landed_dates(source.folder(lake)) for source in sources}
+    # Worked by hand, a week's window for the shop and three days for support:
+    # 03-01..04  ready: on the 1st nothing was expected yet; then both shop tables landed
+    # 03-05      orders delivered the day before and did not land: not ready
+    # 03-06..10  ready
+    # 03-11..17  customers delivered on the 10th, within seven days before: not ready
+    # 03-18      customers last delivered eight days before: no longer waited for; tickets
+    #            had never delivered, so were not waited for, and landed: ready
+    # 03-19      tickets delivered the day before and landed: ready
+    # 03-20      tickets delivered the day before and did not land: not ready
+    # csat never delivered and never holds a day back
+    expected = [f"2026-03-0{d}" for d in (1, 2, 3, 4, 6, 7, 8, 9)]
+    expected += ["2026-03-10", "2026-03-18", "2026-03-19"]
+    assert [day.isoformat() for day in ready_days(landed)] == expected
+    assert first_ingest_date(sources, lake) == date(2026, 3, 1)
+    assert first_ingest_date(sources, tmp_path / "no-lake-yet") is None
+
+
+def test_partitions_start_at_the_lakes_first_ingest_date(tmp_path):
+    lake = tmp_path / "lake"
+    env = {"WAREHOUSE_LAKE_DIR": str(lake)}
+    # no lake yet (a fresh checkout), or nothing landed: the fixed default
+    assert first_partition(env) == "2026-01-01"
+    first, second = warehouse_lake_sources()[:2]
+    land(first.folder(lake), "2026-02-05", "2026-02-06")
+    land(second.folder(lake), "2026-02-03", "2026-02-04")
+    assert first_partition(env) == "2026-02-03"
+    assert first_partition({**env, "WAREHOUSE_FIRST_PARTITION": "2026-02-10"}) == "2026-02-10"
