@@ -64,16 +64,11 @@ from orchestration.lib.dbt_meta import (
 from orchestration.lib.lake_sources import raw_asset_key
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, ensure_writable
 from orchestration.partitions import daily_partitions, run_window, window_environment
-from orchestration.project import (
-    WAREHOUSE_PACKAGE,
-    manifest,
-    warehouse_lake_sources,
-    warehouse_project,
-)
+from orchestration.project import manifest, warehouse_lake_sources, warehouse_project
 from warehouse.backup import publish_read_copy
 from warehouse.datasets import REGISTRY_TABLE, publish_latest
 from warehouse.lake_inventory import unlisted_files
-from warehouse.settings import duckdb_path, lake_dir
+from warehouse.settings import WAREHOUSE_PACKAGE, duckdb_path, lake_dir
 
 MANIFEST_PATH = warehouse_project.manifest_path
 

@@ -23,7 +23,8 @@ from orchestration.assets import translator
 from orchestration.lib.dbt_build import ELEMENTARY_PACKAGE, manifest
 from orchestration.lib.dbt_meta import group_owners
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, ensure_writable, read_only
-from orchestration.project import MONITORING_ON, WAREHOUSE_PACKAGE
+from orchestration.project import MONITORING_ON
+from warehouse.settings import WAREHOUSE_PACKAGE
 
 
 def watched_models(dbt_manifest: Mapping[str, Any]) -> list[AssetKey]:

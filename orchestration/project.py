@@ -14,7 +14,11 @@ from dagster_dbt import DbtProject
 
 from warehouse.lake_sources import LakeSource, lake_sources
 from warehouse.manifest import manifest_path, parse
-from warehouse.settings import PROFILES_DIR, dagster_dbt_project_dir, monitoring_off_reason
+from warehouse.settings import (
+    PROFILES_DIR,
+    dagster_dbt_project_dir,
+    monitoring_off_reason,
+)
 
 MONITORING_OFF_REASON = monitoring_off_reason()
 MONITORING_ON = MONITORING_OFF_REASON is None
@@ -24,7 +28,6 @@ MONITORING_ON = MONITORING_OFF_REASON is None
 # and Elementary's hooks that record every result for its report.
 DBT_PROJECT_DIR = dagster_dbt_project_dir(MONITORING_OFF_REASON)
 # dbt package name of the warehouse's own nodes (the overlay's manifest has Elementary's too)
-WAREHOUSE_PACKAGE = "ml_warehouse"
 
 warehouse_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=PROFILES_DIR)
 # `dagster dev` parses on every load, so edits show up: what DbtProject.prepare_if_dev does,
@@ -47,9 +50,5 @@ def manifest() -> dict[str, Any]:
 
 @functools.cache
 def warehouse_lake_sources() -> list[LakeSource]:
-    """The lake-backed source tables of every system (warehouse/lake_sources.py): the
-    warehouse package's, also in the monitoring overlay's manifest, whose project is the
-    overlay."""
-    dbt_manifest = manifest()
-    metadata = {**dbt_manifest["metadata"], "project_name": WAREHOUSE_PACKAGE}
-    return lake_sources({**dbt_manifest, "metadata": metadata})
+    """The lake-backed source tables of every system (warehouse/lake_sources.py)."""
+    return lake_sources(manifest())

@@ -25,9 +25,8 @@ from sqlglot.errors import SqlglotError
 from sqlglot.lineage import lineage
 
 from warehouse.dbt_runner import run_dbt
-from warehouse.settings import REPO_ROOT
+from warehouse.settings import REPO_ROOT, WAREHOUSE_PACKAGE
 
-WAREHOUSE_PACKAGE = "ml_warehouse"
 TRACED = ("model", "snapshot", "seed", "source")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse.manifest import manifest_path, prepare
-from warehouse.settings import dagster_dbt_project_dir, monitoring_off_reason
+from warehouse.settings import WAREHOUSE_PACKAGE, dagster_dbt_project_dir, monitoring_off_reason
 
 # How long a table may stay silent before the lake sensor stops waiting for it, when its
 # system's YAML does not say (meta.lake_active_within_days).
@@ -74,13 +74,12 @@ def _lake_source(node: Mapping[str, Any]) -> LakeSource:
 
 
 def lake_sources(manifest: Mapping[str, Any]) -> list[LakeSource]:
-    """Every lake-backed source table of the manifest's project, sorted by system and table."""
-    project = manifest.get("metadata", {}).get("project_name")
+    """Every lake-backed source table of the warehouse's package (also in the monitoring
+    overlay's manifest), sorted by system and table."""
     found = [
         _lake_source(node)
         for node in manifest["sources"].values()
-        if "lake" in node.get("meta", {})
-        and (project is None or node.get("package_name") == project)
+        if "lake" in node.get("meta", {}) and node.get("package_name") == WAREHOUSE_PACKAGE
     ]
     return sorted(found, key=lambda source: (source.system, source.table))
 

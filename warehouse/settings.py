@@ -14,6 +14,9 @@ from pathlib import Path
 
 from warehouse.code_version import git_commit
 
+# The dbt package of this project (dbt_project.yml `name`): its nodes are the warehouse's,
+# also in the monitoring overlay's manifest, whose project is the overlay.
+WAREHOUSE_PACKAGE = "ml_warehouse"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILES_DIR = REPO_ROOT / "profiles"
 OVERLAY_DIR = REPO_ROOT / "monitoring"

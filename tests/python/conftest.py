@@ -36,6 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("WAREHOUSE_MONITORING", "off")
     # The suite builds target ci, which refuses the development salt (macros/guard_salt.sql).
     os.environ.setdefault("WAREHOUSE_PII_SALT", "test-suite-salt-not-a-secret")
+    # The daily partitions start at the first ingest date of the lake the definitions find
+    # when they load, the checkout's data/lake after a `make run`: the suite's days (from
+    # 2026-03) must be partitions whatever that holds.
+    os.environ.setdefault("WAREHOUSE_FIRST_PARTITION", "2026-01-01")
     # The Dagster definitions read the dbt manifest: parsed here when stale (a check of file
     # times otherwise), once, by the controller before any worker starts (`make manifest`).
     if not hasattr(config, "workerinput"):

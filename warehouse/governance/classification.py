@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-WAREHOUSE_PACKAGE = "ml_warehouse"
+from warehouse.settings import WAREHOUSE_PACKAGE
+
 LEVELS = ("direct", "quasi", "none")
 PROTECTED_FOLDERS = ("marts", "ml")  # "a mart or ML model"; ml/exports included
 EXPORT_FOLDER = "exports"

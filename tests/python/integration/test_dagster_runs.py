@@ -22,19 +22,14 @@ from dagster import AssetKey, DagsterInstance, materialize
 from dagster_dbt.utils import select_unique_ids
 from openlineage_validation import run_event
 
-# The daily partitions start at the first ingest date of the lake the definitions find when
-# they load, which is the checkout's data/lake after a `make run`: this module's days (from
-# 2026-03) must be partitions whatever that holds. (The first module to load them decides.)
-os.environ.setdefault("WAREHOUSE_FIRST_PARTITION", "2026-01-01")
-
 from orchestration.assets import DBT_ASSETS, partitioned_models
 from orchestration.definitions import defs
 from orchestration.jobs import DAILY_SELECTOR, RELEASE_SELECTOR
 from orchestration.lib import dbt_build
-from orchestration.project import WAREHOUSE_PACKAGE
 from orchestration.resources import dbt_resource
 from warehouse import openlineage_events
 from warehouse.fingerprint import fingerprint
+from warehouse.settings import WAREHOUSE_PACKAGE
 
 START = "2026-03-01"
 # 2026-03-01 .. 2026-06-05, built by dbt in the fixture: long enough for the training set's

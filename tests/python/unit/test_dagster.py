@@ -28,11 +28,6 @@ from dagster import (
 )
 from dagster_dbt.utils import select_unique_ids
 
-# The daily partitions start at the first ingest date of the lake the definitions find when
-# they load, which is the checkout's data/lake after a `make run`: this suite's days (from
-# 2026-03) must be partitions whatever that holds. (The first module to load them decides.)
-os.environ.setdefault("WAREHOUSE_FIRST_PARTITION", "2026-01-01")
-
 from orchestration.assets import (
     DBT_ASSETS,
     LAKE_READERS,
@@ -60,9 +55,10 @@ from orchestration.partitions import (
     first_partition,
     window_environment,
 )
-from orchestration.project import WAREHOUSE_PACKAGE, warehouse_lake_sources
+from orchestration.project import warehouse_lake_sources
 from orchestration.schedules import lake_partition_sensor
 from warehouse.lake_sources import lake_sources
+from warehouse.settings import WAREHOUSE_PACKAGE
 
 MANIFEST = manifest()
 REGISTRY_MODEL = "ml_dataset_versions"
