@@ -6,6 +6,8 @@ freshness checked in Dagster, and its people erased.
 The expected numbers are counted by hand from the rows this test lands."""
 
 import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -285,6 +287,37 @@ def test_an_unclassified_column_in_its_files_stops_the_build(crm, tmp_path: Path
     assert result.returncode != 0
     assert "crm.contacts" in result.stdout and "nickname" in result.stdout
     assert "Zed" not in result.stdout  # the value is personal data, never echoed
+
+
+DAGSTER_VIEW = """
+from warehouse import manifest
+manifest.prepare()  # make manifest, in the copy
+from orchestration.assets import raw_source_specs
+from orchestration.freshness import raw_source_freshness
+print("raw:", sorted("/".join(spec.key.path) for spec in raw_source_specs()))
+checks = raw_source_freshness.check_specs
+print("freshness:", sorted("/".join(spec.asset_key.path) for spec in checks))
+"""
+
+
+def test_dagster_has_its_raw_asset_and_freshness_check(crm, tmp_path: Path) -> None:
+    """The copy's Dagster definitions, loaded from the copy (its manifest parsed there)."""
+    project, env, _ = crm
+    result = subprocess.run(
+        [sys.executable, "-c", DAGSTER_VIEW],
+        cwd=project,
+        env={
+            **env,
+            "PYTHONPATH": str(project),
+            "DAGSTER_HOME": str(tmp_path),
+            "DBT_TARGET_PATH": str(project / "target"),
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "raw/crm/contacts" in result.stdout.split("raw:")[1].split("\n")[0]
+    assert "raw/crm/contacts" in result.stdout.split("freshness:")[1]
 
 
 def test_it_is_a_lake_source_with_its_freshness(crm) -> None:
