@@ -17,7 +17,8 @@ Each node becomes the plain statement a hand-written script would use:
 - snapshot: a hand-written SCD2 merge (timestamp or check strategy, hard deletes as new
   records), as one would write it without dbt;
 - data test: `select count(*) from (<test query>)`; unit tests (fixtures, no data) and hooks
-  are left out.
+  are left out, and so are the tests of what hooks write: the row accounting each staging
+  model's post-hook keeps (macros/lake_audit.sql) is on dbt's side of the ratio.
 
 The statements are also written to a .sql file next to the results, to read or to run by
 hand in the duckdb CLI.
@@ -38,6 +39,9 @@ from typing import Any
 import duckdb
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Generic tests that read tables a hook writes (the lake's row accounting), which the
+# baseline does not keep.
+TESTS_OF_HOOK_TABLES = frozenset({"lake_quarantine_rate"})
 
 
 def _quoted(name: str) -> str:
@@ -183,7 +187,8 @@ def statements(
         relation = result.get("relation_name") or node.get("relation_name")
         yield f"-- {unique_id}"
         if resource_type == "test":
-            yield f"select count(*) from (\n{sql}\n)"
+            if (node.get("test_metadata") or {}).get("name") not in TESTS_OF_HOOK_TABLES:
+                yield f"select count(*) from (\n{sql}\n)"
             continue
         materialized = node["config"]["materialized"]
         if relation and _schema_of(relation) not in schemas:

@@ -16,7 +16,12 @@ from pathlib import Path
 from conftest import REPO_ROOT
 
 FIXTURE = Path(__file__).parent / "fixtures" / "generic_tests"
-OUR_GENERIC_TESTS = {path.stem for path in (REPO_ROOT / "tests" / "generic").glob("*.sql")}
+# lake_quarantine_rate reads the row accounting a staging model's post-hook keeps, which a
+# seed has none of: test_third_source_system.py shows it passing and warning instead.
+NEEDS_A_LAKE_SOURCE = {"lake_quarantine_rate"}
+OUR_GENERIC_TESTS = {
+    path.stem for path in (REPO_ROOT / "tests" / "generic").glob("*.sql")
+} - NEEDS_A_LAKE_SOURCE
 
 
 DBT = str(Path(sys.executable).parent / "dbt")

@@ -58,10 +58,12 @@ def retention(dry_run: bool) -> list[str]:
 
 
 def partitions(lake: Path) -> set[str]:
+    """Every landing-day folder, at the lake's root (the shop's tables) or under a system's
+    folder (support/tickets)."""
     return {
-        f"{p.parent.name}/{p.name}"
-        for p in lake.glob("*/ingest_date=*")
-        if not p.parent.name.startswith("_")
+        p.relative_to(lake).as_posix()
+        for p in [*lake.glob("*/ingest_date=*"), *lake.glob("*/*/ingest_date=*")]
+        if not p.relative_to(lake).parts[0].startswith("_")
     }
 
 
@@ -136,7 +138,7 @@ def listed(items: list[str], kind: str) -> set[str]:
 
 def test_dry_run_lists_and_the_real_run_removes_exactly_what_the_policy_says(copy: Path) -> None:
     want = expected(copy)
-    assert len(want["partitions"]) == 10 * 5, "ten days of five sources are past RAW_DAYS"
+    assert len(want["partitions"]) == 10 * 6, "ten days of six tables are past RAW_DAYS"
     assert want["versions"] and want["pinned"], "the sample has both kinds of closed versions"
     assert len(want["exports"]) == 2 * (len(exported(copy)) // 2 - EXPORT_VERSIONS)
     before = (partitions(copy / "lake"), snapshot_ids(copy), exported(copy))

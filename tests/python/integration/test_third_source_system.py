@@ -160,6 +160,12 @@ models:
       - name: email_pseudonym
         config: {meta: {pii: direct, pseudonymised: true}}
         description: Keyed pseudonym of the email address.
+      - name: _record_hash
+        config: {meta: {pii: direct, pii_exception: "fingerprint of the raw record"}}
+        description: The record's fingerprint.
+    data_tests:
+      - lake_quarantine_rate:
+          config: {severity: error, warn_if: '>0', error_if: '>3', store_failures: true}
 """
 
 DAY_1, DAY_2 = "2026-03-01", "2026-03-02"
@@ -252,6 +258,8 @@ def test_its_files_are_inventoried_and_the_broken_one_quarantined(crm) -> None:
 
 
 def test_its_rows_reconcile_with_the_correction_set_aside(crm) -> None:
+    """Day 1: K1, K2 kept, the keyless row quarantined. Day 2: K1 again (a duplicate), K2
+    with another plan (a correction, set aside: on_conflict first), K4 kept."""
     _, _, root = crm
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
         days = connection.execute(
@@ -272,6 +280,30 @@ def test_its_rows_reconcile_with_the_correction_set_aside(crm) -> None:
     assert plans == [("K1", "basic"), ("K2", "pro"), ("K4", "basic")]  # first delivery kept
     assert corrections == [("set_aside_first_delivery_kept",)]
     assert rejected == [("null_key",)]
+
+
+def test_a_day_with_many_rows_quarantined_warns(crm, tmp_path: Path) -> None:
+    """lake_quarantine_rate: more than 5 rows and 5 % of a day's rows quarantined warns (a
+    fourth such day would fail). Day 1 (1 of 3) passes; here a day of 6 rows without key."""
+    project, env, _ = crm
+    database = tmp_path / "warehouse.duckdb"
+    env = {
+        **env,
+        "WAREHOUSE_LAKE_DIR": str(tmp_path / "lake"),
+        "WAREHOUSE_DUCKDB_PATH": str(database),
+    }
+    keyless = [(None, f"C000001{n}", "k@example.com", "pro") for n in range(6)]
+    land(
+        tmp_path / "lake",
+        DAY_1,
+        "part-0.parquet",
+        contacts([*keyless, ("K1", ERASED, "a@b.c", "pro")]),
+    )
+    result = run_dbt(
+        env, "build", "--project-dir", str(project),
+        "--select", "+stg_crm__contacts", "--indirect-selection", "cautious",
+    )  # fmt: skip
+    assert "WARN 1 lake_quarantine_rate_stg_crm__contacts" in result.stdout, result.stdout[-3000:]
 
 
 def test_an_unclassified_column_in_its_files_stops_the_build(crm, tmp_path: Path) -> None:
