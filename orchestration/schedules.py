@@ -23,14 +23,13 @@ from dagster import (
 
 from orchestration.jobs import daily_warehouse_job, dataset_release_job, source_freshness_job
 from orchestration.lib.lake_sources import (
-    PARTITION_PREFIX,
     landed_dates,
     raw_asset_key,
     ready_days,
 )
 from orchestration.partitions import daily_partitions
 from orchestration.project import warehouse_lake_sources
-from warehouse.lake_inventory import READABLE, inspect_file
+from warehouse.lake_inventory import READABLE, inspect_file, partition_folder
 from warehouse.lake_sources import LakeSource
 from warehouse.settings import lake_dir
 
@@ -65,7 +64,7 @@ source_freshness_schedule = ScheduleDefinition(
 
 
 def _landing_event(lake: Path, source: LakeSource, day: date) -> AssetMaterialization:
-    folder = source.folder(lake) / f"{PARTITION_PREFIX}{day.isoformat()}"
+    folder = source.folder(lake) / partition_folder(day)
     files = sorted(path for path in folder.iterdir() if path.is_file())
     # Rows of the readable files only: an empty or truncated file has no footer to count
     # (the build quarantines it; docs/reliability.md).

@@ -48,7 +48,6 @@ from warehouse.lake_sources import LakeSource
 READABLE = "readable"
 QUARANTINED = "quarantined"
 PARQUET_MAGIC = b"PAR1"
-PARTITION_FOLDER = re.compile(r"^ingest_date=(\d{4}-\d{2}-\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -72,9 +71,16 @@ class FileInspection:
         return cls(**json.loads(text))
 
 
-def partition_date(folder: str) -> str | None:
-    """The ingest date of a folder named `ingest_date=YYYY-MM-DD`, or None."""
-    match = PARTITION_FOLDER.match(folder)
+def partition_folder(day: date, column: str = "ingest_date") -> str:
+    """The name of the partition folder of a landing day: `ingest_date=YYYY-MM-DD`."""
+    return f"{column}={day.isoformat()}"
+
+
+def partition_date(folder: str, column: str = "ingest_date") -> str | None:
+    """The day of a partition folder named `<column>=YYYY-MM-DD` (by default the lake's
+    `ingest_date`), or None: the one rule the inventory, the lake sensor and governance
+    read partition folders by."""
+    match = re.fullmatch(rf"{re.escape(column)}=(\d{{4}}-\d{{2}}-\d{{2}})", folder)
     if not match:
         return None
     try:

@@ -20,9 +20,8 @@ from pathlib import Path
 
 from dagster import AssetKey
 
+from warehouse.lake_inventory import partition_date
 from warehouse.lake_sources import LakeSource
-
-PARTITION_PREFIX = "ingest_date="
 
 
 def raw_asset_key(source: LakeSource) -> AssetKey:
@@ -34,15 +33,12 @@ def landed_dates(folder: Path) -> set[date]:
     """Ingest dates with a partition folder (a real date) holding at least one Parquet file."""
     if not folder.is_dir():
         return set()
-    landed = set()
-    for path in folder.iterdir():
-        if not path.name.startswith(PARTITION_PREFIX) or not any(path.glob("*.parquet")):
-            continue
-        try:
-            landed.add(date.fromisoformat(path.name.removeprefix(PARTITION_PREFIX)))
-        except ValueError:
-            continue  # not a partition: the inventory quarantines what is in it
-    return landed
+    # a folder not named for a day is not a partition: the inventory quarantines its files
+    return {
+        date.fromisoformat(day)
+        for path in folder.iterdir()
+        if (day := partition_date(path.name)) is not None and any(path.glob("*.parquet"))
+    }
 
 
 def ready_days(landed: Mapping[LakeSource, set[date]]) -> list[date]:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse.governance.classification import column_meta, is_ours
+from warehouse.lake_inventory import partition_date
 from warehouse.lake_sources import lake_sources
 from warehouse.settings import lake_dir
 
@@ -131,12 +132,8 @@ class LakeTable:
         return found
 
     def day_of(self, folder_name: str) -> date | None:
-        if not self.partition or not folder_name.startswith(f"{self.partition}="):
-            return None
-        try:
-            return date.fromisoformat(folder_name.removeprefix(f"{self.partition}="))
-        except ValueError:
-            return None
+        day = partition_date(folder_name, self.partition) if self.partition else None
+        return date.fromisoformat(day) if day else None
 
     def landing_day(self, path: Path) -> date | None:
         """The landing day of a file of this table (from its partition folder), if any."""
@@ -157,10 +154,6 @@ def _models(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 def _depends_on(node: Mapping[str, Any]) -> set[str]:
     return set((node.get("depends_on") or {}).get("nodes") or [])
-
-
-def _is_lake_backed(source: Mapping[str, Any]) -> bool:
-    return is_ours(source) and isinstance((source.get("meta") or {}).get("lake"), dict)
 
 
 def _under(path: str, folder: str) -> bool:
@@ -212,9 +205,7 @@ def lake_tables(manifest: Mapping[str, Any], lake: Path | None = None) -> list[L
     there (warehouse/lake_sources.py)."""
     root = (lake or lake_dir()).resolve()
     subdirs = {source.unique_id: source.subdir for source in lake_sources(manifest)}
-    sources = {
-        uid: source for uid, source in manifest["sources"].items() if _is_lake_backed(source)
-    }
+    sources = {uid: manifest["sources"][uid] for uid in subdirs}
     staged = _staging_models(manifest, sources)
     tables = []
     for uid, source in sources.items():
