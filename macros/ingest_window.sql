@@ -81,12 +81,12 @@
 {%- endmacro %}
 
 {# First ingest date an incremental model rewrites in this run. #}
-{% macro incremental_window_start(date_column='_ingest_date') -%}
+{% macro incremental_window_start(date_column='_ingest_date', announce=true) -%}
     {%- if not is_incremental() or not execute -%}
         {{ return(lake_window_start()) }}
     {%- endif -%}
     {%- if min_date_is_set() -%}
-        {{ return(windowed_rewrite_start()) }}
+        {{ return(windowed_rewrite_start(announce)) }}
     {%- endif -%}
     {%- set newest = run_query('select max(' ~ date_column ~ ') from ' ~ this).columns[0].values()[0] -%}
     {%- if newest is none -%}
@@ -107,7 +107,7 @@
     before inspected_at), the whole lookback. A file removed from the lake (retention) is
     not a change: what the model loaded from it stays.
 #}
-{% macro windowed_rewrite_start() -%}
+{% macro windowed_rewrite_start(announce=true) -%}
     {%- set min_date = window_date('min_date') -%}
     {%- set lookback_start = lake_window_start() -%}
     {%- if lookback_start == min_date -%}
@@ -133,8 +133,10 @@
     {%- if changed is none -%}
         {{ return(min_date) }}
     {%- endif -%}
-    {{ log(model.name ~ ": a lake file of " ~ changed ~ " was inspected after this model's last "
-        ~ "successful build (late or re-delivered); rewriting from " ~ changed, info=true) }}
+    {%- if announce -%}
+        {{ log(model.name ~ ": a lake file of " ~ changed ~ " was inspected after this model's last "
+            ~ "successful build (late or re-delivered); rewriting from " ~ changed, info=true) }}
+    {%- endif -%}
     {{ return(changed) }}
 {%- endmacro %}
 

@@ -5,9 +5,10 @@
     The staging model of each source keeps its own accounting, in a post-hook that
     dbt_project.yml sets on every staging model (`reconcile_lake_deliveries`): dbt needs a
     model's inputs named before it reads any YAML, so one model over every source would
-    have to list them, and a source left off that list would go unaccounted. Each staging
-    run rewrites its source's rows of the window in three audit tables, created by
-    on-run-start (`create_lake_audit_tables`) and documented as the `lake_audit` source:
+    have to list them, and a source left off that list would go unaccounted. A pre-hook
+    (`open_lake_accounting`) deletes the accounting of the days the model rewrites; the
+    post-hook writes every day of the window that has none, in three audit tables created
+    by on-run-start (`create_lake_audit_tables`) and documented as the `lake_audit` source:
 
     - audit.quarantined_rows: rows that broke a hard rule, or conflicting re-deliveries
       under on_conflict: quarantine, with the reason and the whole raw record;
@@ -94,9 +95,45 @@
 {%- endmacro %}
 
 {#
+    The base_ model a staging model stages from (the parent that reads its lake source).
+#}
+{% macro staged_base_relation(source) -%}
+    {%- for parent_id in model.depends_on.nodes if parent_id in graph.nodes -%}
+        {%- set parent = graph.nodes[parent_id] -%}
+        {%- if parent.resource_type == 'model' and source.unique_id in parent.depends_on.nodes -%}
+            {{ return(api.Relation.create(
+                database=parent.database, schema=parent.schema, identifier=parent.alias)) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#
+    pre-hook of every staging model: forgets the accounting of the days the model is about to
+    rewrite (from its incremental_window_start() to max_date), so that its post-hook
+    accounts for them again, and a run that fails leaves them unaccounted, never stale.
+#}
+{% macro open_lake_accounting() -%}
+    {%- if not execute or model.resource_type != 'model' -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set source = staged_lake_source(model) -%}
+    {%- if source is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set window = "ingest_date between cast('" ~ incremental_window_start(announce=false)
+        ~ "' as date) and cast('" ~ window_date('max_date') ~ "' as date)" -%}
+    {%- for identifier in lake_audit_tables() -%}
+        {% do run_query("delete from " ~ lake_audit_relation(identifier) ~ " where "
+            ~ source_is(source) ~ " and " ~ window) %}
+    {%- endfor -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{#
     post-hook of every staging model; does nothing on a model that stages no lake source
-    (a base_ model, for one). Reconciles the days of the base_ model's window: those the
-    model rewrote, and the lookback before them, whose outcome is the same as when staged.
+    (a base_ model, for one). Accounts for every day of the run's window whose readable
+    files have no accounting yet: the days the pre-hook forgot, and any never accounted.
 #}
 {% macro reconcile_lake_deliveries() -%}
     {%- if not execute or model.resource_type != 'model' -%}
@@ -106,15 +143,16 @@
     {%- if source is none -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set base_relation = none -%}
-    {%- for parent_id in model.depends_on.nodes if parent_id in graph.nodes -%}
-        {%- set parent = graph.nodes[parent_id] -%}
-        {%- if parent.resource_type == 'model' and source.unique_id in parent.depends_on.nodes -%}
-            {%- set base_relation = api.Relation.create(
-                database=parent.database, schema=parent.schema, identifier=parent.alias) -%}
-            {%- do run_query(reconciliation_statements(source, base_relation)) -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set start = run_query(
+        "select cast(min(ingest_date) as varchar) from " ~ existing_audit_relation('lake_file_inventory')
+        ~ " as inventory where " ~ source_is(source, 'inventory') ~ " and status = 'readable' and "
+        ~ ingest_window('inventory.ingest_date') ~ " and not exists (select 1 from "
+        ~ lake_audit_relation('row_count_reconciliation') ~ " as accounted where "
+        ~ source_is(source, 'accounted') ~ " and accounted.ingest_date = inventory.ingest_date)"
+    ).columns[0].values()[0] -%}
+    {%- if start is not none -%}
+        {%- do account_for_deliveries(source, staged_base_relation(source), start) -%}
+    {%- endif -%}
     {%- set gaps = run_query(
         "select cast(ingest_date as varchar), rows_landed, rows_kept, rows_duplicate, rows_corrected,"
         ~ " rows_quarantined, unaccounted_rows from " ~ lake_audit_relation('row_count_reconciliation')
@@ -134,26 +172,56 @@
     {{ return('') }}
 {%- endmacro %}
 
-{% macro source_is(source) -%}
-    source_system = {{ dbt.string_literal(source.source_name) }}
-    and source_name = {{ dbt.string_literal(source.name) }}
+{% macro source_is(source, alias=none) -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    {{ prefix }}source_system = {{ dbt.string_literal(source.source_name) }}
+    and {{ prefix }}source_name = {{ dbt.string_literal(source.name) }}
 {%- endmacro %}
 
-{# The statements that rewrite the source's window in the three audit tables. #}
-{% macro reconciliation_statements(source, base_relation) -%}
-    {%- set start = lake_window_start() -%}
+{#
+    Rewrites the source's accounting from ingest date `start` to the window's end in the
+    three audit tables. The outcomes are classified again, on their narrow columns, as the
+    model did (delivery_outcomes); the raw record is read back only for the rows the audit
+    keeps, from their files alone.
+#}
+{% macro account_for_deliveries(source, base_relation, start) -%}
+    {%- set outcomes = make_temp_relation(this, '__lake_outcomes').identifier -%}
+    {%- do run_query("create or replace temporary table " ~ outcomes ~ " as "
+        ~ delivery_outcomes(base_relation, source, start, this)) -%}
+    {%- set files = [] -%}
+    {%- for path in run_query("select distinct _source_file from " ~ outcomes
+        ~ " where _delivery_outcome not in ('kept', 'duplicate') order by 1").columns[0].values() -%}
+        {%- do files.append(dbt.string_literal(path | replace("'", "''"))) -%}
+    {%- endfor -%}
+    {%- do run_query(accounting_statements(source, base_relation, start, outcomes, files)) -%}
+{%- endmacro %}
+
+{% macro accounting_statements(source, base_relation, start, outcomes, files) -%}
     {%- set window = "ingest_date between cast('" ~ start ~ "' as date) and cast('"
         ~ window_date('max_date') ~ "' as date)" -%}
     {%- set system_and_name = dbt.string_literal(source.source_name) ~ ", " ~ dbt.string_literal(source.name) -%}
-    {%- set classified = make_temp_relation(this, '__lake_outcomes') -%}
-    create or replace temporary table {{ classified.identifier }} as
-    {{ classified_deliveries(base_relation, source, start, this) }};
+    {%- set set_aside = make_temp_relation(this, '__lake_set_aside').identifier -%}
+    create or replace temporary table {{ set_aside }} as
+    select
+        outcomes._ingest_date,
+        outcomes._source_file,
+        outcomes._rejection_reason,
+        outcomes._delivery_outcome,
+        landed._raw_record
+    from {{ outcomes }} as outcomes
+    inner join {{ base_relation }} as landed
+        on
+            outcomes._source_file = landed._source_file
+            and outcomes._source_row = landed._source_row
+    where
+        outcomes._delivery_outcome not in ('kept', 'duplicate')
+        and landed._source_file in ({{ files | join(', ') if files else 'null' }});
 
     delete from {{ lake_audit_relation('quarantined_rows') }}
     where {{ source_is(source) }} and {{ window }};
     insert into {{ lake_audit_relation('quarantined_rows') }}
     select {{ system_and_name }}, _ingest_date, _source_file, _rejection_reason, _raw_record
-    from {{ classified.identifier }}
+    from {{ set_aside }}
     where _delivery_outcome in ('rejected', 'conflicting_redelivery');
 
     delete from {{ lake_audit_relation('corrected_rows') }}
@@ -168,7 +236,7 @@
             else 'set_aside_first_delivery_kept'
         end,
         _raw_record
-    from {{ classified.identifier }}
+    from {{ set_aside }}
     where _delivery_outcome in ('correction_staged', 'correction_set_aside');
 
     delete from {{ lake_audit_relation('row_count_reconciliation') }}
@@ -176,11 +244,26 @@
     insert into {{ lake_audit_relation('row_count_reconciliation') }}
     with
 
-    landed as (
+    {#- every day with a readable file, so that one of empty files is accounted too #}
+    landed_days as (
+        select distinct ingest_date
+        from {{ existing_audit_relation('lake_file_inventory') }}
+        where {{ source_is(source) }} and status = 'readable' and {{ window }}
+    ),
+
+    landed_rows as (
         select _ingest_date as ingest_date, count(*) as rows_landed
         from {{ base_relation }}
         where {{ incremental_window('_ingest_date', start=start) }}
         group by _ingest_date
+    ),
+
+    landed as (
+        select
+            coalesce(landed_days.ingest_date, landed_rows.ingest_date) as ingest_date,
+            coalesce(landed_rows.rows_landed, 0) as rows_landed
+        from landed_days
+        full outer join landed_rows on landed_days.ingest_date = landed_rows.ingest_date
     ),
 
     staged as (
@@ -192,7 +275,7 @@
 
     duplicates as (
         select _ingest_date as ingest_date, count(*) as rows_duplicate
-        from {{ classified.identifier }}
+        from {{ outcomes }}
         where _delivery_outcome = 'duplicate'
         group by _ingest_date
     ),
@@ -240,5 +323,6 @@
         rows_landed - rows_kept - rows_duplicate - rows_corrected - rows_quarantined
     from counts;
 
-    drop table {{ classified.identifier }}
+    drop table {{ outcomes }};
+    drop table {{ set_aside }}
 {%- endmacro %}

@@ -51,11 +51,14 @@
 {%- endmacro %}
 
 {#
-    Every row of `base_relation` landed from `window_start` to the window's end, with its
-    _record_hash and _delivery_outcome (see above). `staged_relation` is the staging model's
-    table (or none): its rows of earlier ingest dates are the versions already staged.
+    The outcome of every row of `base_relation` landed from `window_start` to the window's
+    end (see above), one row each, identified by _source_file and _source_row: its record
+    key, _ingest_date, _record_hash, _rejection_reason and _delivery_outcome. Only these
+    narrow columns go through the sorts; a caller joins the landed row back by its identity
+    where it needs its values. `staged_relation` is the staging model's table (or none): its
+    rows of earlier ingest dates are the versions already staged.
 #}
-{% macro classified_deliveries(base_relation, source, window_start, staged_relation) -%}
+{% macro delivery_outcomes(base_relation, source, window_start, staged_relation) -%}
     {%- set contract = lake_contract(source) -%}
     {%- set key = lake_record_key(source) -%}
     {%- set base_columns = adapter.get_columns_in_relation(base_relation) -%}
@@ -63,48 +66,57 @@
     {%- for column in base_columns if not column.name.startswith('_') -%}
         {%- do content.append(column.name) -%}
     {%- endfor -%}
-    {%- set missing_key = key | reject('in', base_columns | map(attribute='name') | list) | list -%}
+    {%- set base_column_names = base_columns | map(attribute='name') | list -%}
+    {%- set missing_key = key | reject('in', base_column_names) | list -%}
     {%- if missing_key -%}
         {{ exceptions.raise_compiler_error(
             source.original_file_path ~ ": meta.lake.natural_key of " ~ source.source_name ~ "."
             ~ source.name ~ " names " ~ missing_key | join(', ') ~ ", which "
             ~ base_relation.identifier ~ " does not have") }}
     {%- endif -%}
+    {%- set bookkeeping = ['_ingest_date', '_source_file', '_source_row', '_rejection_reason'] -%}
+    {%- set missing_bookkeeping = bookkeeping | reject('in', base_column_names) | list -%}
+    {%- if missing_bookkeeping -%}
+        {{ exceptions.raise_compiler_error(
+            base_relation.identifier ~ " lacks the bookkeeping column(s) " ~ missing_bookkeeping | join(', ')
+            ~ " that staging needs to account for each landed row: select ingest_date as _ingest_date, "
+            ~ "filename as _source_file and file_row_number as _source_row from readable_lake_files, "
+            ~ "and the first_failed_rule as _rejection_reason (docs/add-a-source.md)") }}
+    {%- endif -%}
     with
 
-    window_rows as (
+    deliveries as (
         select
-            landed.*,
-            {{ lake_record_hash(content) }} as _record_hash
+            {{ key_columns_of('landed', key) }},
+            landed._ingest_date,
+            landed._source_file,
+            landed._source_row,
+            {{ lake_record_hash(content) }} as _record_hash,
+            landed._rejection_reason
         from {{ base_relation }} as landed
         where {{ incremental_window('_ingest_date', start=window_start) }}
     ),
 
-    versions_per_file as (
-        select
-            {{ key | join(', ') }},
-            _source_file,
-            count(distinct _record_hash) as versions
-        from window_rows
-        where _rejection_reason is null
-        group by {{ key | join(', ') }}, _source_file
-    ),
-
+    {#- A clean row whose file holds another version of its key cannot be ordered against
+        it: both are rejected. #}
     checked as (
         select
-            {%- for column in base_columns if column.name != '_rejection_reason' %}
-                window_rows.{{ adapter.quote(column.name) }},
-            {%- endfor %}
-            window_rows._record_hash,
+            {{ key | join(', ') }},
+            _ingest_date,
+            _source_file,
+            _source_row,
+            _record_hash,
             coalesce(
-                window_rows._rejection_reason,
-                case when versions_per_file.versions > 1 then 'ambiguous_versions_in_one_file' end
+                _rejection_reason,
+                case
+                    when min(_record_hash) over versions_in_file <> max(_record_hash) over versions_in_file
+                        then 'ambiguous_versions_in_one_file'
+                end
             ) as _rejection_reason
-        from window_rows
-        left join versions_per_file
-            on
-                {{ key_columns_match('window_rows', 'versions_per_file', key) }}
-                and window_rows._source_file = versions_per_file._source_file
+        from deliveries
+        window versions_in_file as (
+            partition by {{ key | join(', ') }}, _source_file, _rejection_reason is null
+        )
     ),
 
     {#- The versions staged from earlier ingest dates: per record key, the first and the
@@ -132,7 +144,7 @@
                     ) as delivery_rank_desc
                 from {{ staged_relation }} as staged
                 {#- only the keys delivered again in the window #}
-                inner join (select distinct {{ key | join(', ') }} from window_rows) as window_keys
+                inner join (select distinct {{ key | join(', ') }} from deliveries) as window_keys
                     on {{ key_columns_match('staged', 'window_keys', key) }}
                 where staged._ingest_date < cast('{{ window_start }}' as date)
             ) as staged_versions
@@ -163,7 +175,7 @@
             on {{ key_columns_match('checked', 'staged_before', key) }}
         window delivery_order as (
             partition by {{ key_columns_of('checked', key) }}, checked._rejection_reason is null
-            order by checked._ingest_date, checked._source_file, checked._record_hash
+            order by checked._ingest_date, checked._source_file, checked._source_row
         )
     ),
 
@@ -188,9 +200,10 @@
     )
 
     select
-        {%- for column in base_columns if column.name != '_rejection_reason' %}
-            {{ adapter.quote(column.name) }},
-        {%- endfor %}
+        {{ key | join(', ') }},
+        _ingest_date,
+        _source_file,
+        _source_row,
         _record_hash,
         case
             when _delivery_outcome = 'conflicting_redelivery' then 'conflicting_redelivery'
@@ -202,7 +215,8 @@
 
 {#
     The rows a staging model stages in this run: kept records and, under on_conflict:
-    latest, corrections; each with its _record_hash. Returns a subquery.
+    latest, corrections; every column of the base_ model, with its _record_hash and
+    _delivery_outcome. Returns a subquery.
 #}
 {% macro staged_deliveries(base_relation) -%}
     {%- if not execute or load_relation(base_relation) is none -%}
@@ -217,11 +231,21 @@
             ~ "source; " ~ model.name ~ " reads none (docs/add-a-source.md)") }}
     {%- endif -%}
     {%- set staged = this if is_incremental() else none -%}
+    {%- set window_start = incremental_window_start() -%}
     (
-        select *
-        from (
-            {{ classified_deliveries(base_relation, source, incremental_window_start(), staged) }}
-        ) as classified
-        where _delivery_outcome in ('kept', 'correction_staged')
+        select
+            landed.*,
+            outcomes._record_hash,
+            outcomes._delivery_outcome
+        from {{ base_relation }} as landed
+        inner join (
+            select _source_file, _source_row, _record_hash, _delivery_outcome
+            from ({{ delivery_outcomes(base_relation, source, window_start, staged) }}) as classified
+            where _delivery_outcome in ('kept', 'correction_staged')
+        ) as outcomes
+            on
+                landed._source_file = outcomes._source_file
+                and landed._source_row = outcomes._source_row
+        where {{ incremental_window('landed._ingest_date', start=window_start) }}
     )
 {%- endmacro %}

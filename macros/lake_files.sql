@@ -142,7 +142,8 @@
             {%- do present.append(name) -%}
         {%- endfor -%}
     {%- endif -%}
-    {%- set missing = declared | reject('in', present + ['ingest_date', 'filename']) | list -%}
+    {%- set added_by_the_reader = ['ingest_date', 'filename', 'file_row_number'] -%}
+    {%- set missing = declared | reject('in', present + added_by_the_reader) | list -%}
     {%- if files -%}
         (
             select
@@ -156,17 +157,19 @@
                 hive_partitioning = true,
                 hive_types = {'ingest_date': 'date'},
                 union_by_name = true,
-                filename = true
+                filename = true,
+                file_row_number = true
             )
         )
     {%- else -%}
         (
             select
-                {%- for name in declared | reject('in', ['ingest_date', 'filename']) %}
+                {%- for name in declared | reject('in', added_by_the_reader) %}
                     cast(null as {{ dbt.type_string() }}) as {{ name }},
                 {%- endfor %}
                 cast(null as date) as ingest_date,
-                cast(null as {{ dbt.type_string() }}) as filename
+                cast(null as {{ dbt.type_string() }}) as filename,
+                cast(null as {{ dbt.type_bigint() }}) as file_row_number
             where false
         )
     {%- endif -%}

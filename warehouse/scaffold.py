@@ -39,7 +39,15 @@ TODO = "TODO"
 TODO_KEY_SQL = "todo_natural_key"  # in SQL: an unknown column, so a run fails until replaced
 PARTITION = "ingest_date"  # the Hive partition column read_parquet adds
 FILENAME = "filename"  # the column read_parquet's filename = true adds
-BOOKKEEPING = ("_ingest_date", "_source_file", "_raw_record", "_rejection_reason", "_record_hash")
+FILE_ROW_NUMBER = "file_row_number"  # the column read_parquet's file_row_number = true adds
+BOOKKEEPING = (
+    "_ingest_date",
+    "_source_file",
+    "_source_row",
+    "_raw_record",
+    "_rejection_reason",
+    "_record_hash",
+)
 RAW_RECORD_EXCEPTION = "raw-lake view, not stored; the quarantine keeps it for rejected rows"
 
 
@@ -146,7 +154,7 @@ def read_columns(path: Path) -> list[Column]:
             is_timestamp=pa.types.is_timestamp(field.type),
         )
         for field in schema
-        if field.name not in (PARTITION, FILENAME)
+        if field.name not in (PARTITION, FILENAME, FILE_ROW_NUMBER)
     ]
     if not columns:
         raise ScaffoldError(f"{path}: the file has no columns besides {PARTITION} and {FILENAME}")
@@ -229,7 +237,8 @@ def source_block(system: str) -> str:
     lake_dir: "{{{{ env_var('WAREHOUSE_LAKE_DIR', 'data/lake') }}}}/{system}"
     external_location: >-
       read_parquet('{{lake_dir}}/{{name}}/*/*.parquet', hive_partitioning = true,
-      {HIVE_TYPES}, union_by_name = true, filename = true)
+      {HIVE_TYPES}, union_by_name = true, filename = true,
+      file_row_number = true)
     # The lake sensor waits for a table's partition of a day only if the table delivered
     # within this many days before it: a feed that has not started, or has stopped, does
     # not hold back the others (its freshness check says so instead).
@@ -283,6 +292,9 @@ def table_block(table: str, columns: Sequence[Column], contract: Contract) -> st
         f"    - name: {FILENAME}  # varchar, added by read_parquet's filename = true",
         "      config: {meta: {pii: none}}",
         "      description: The Parquet file the row was read from.",
+        f"    - name: {FILE_ROW_NUMBER}  # bigint, added by read_parquet's file_row_number = true",
+        "      config: {meta: {pii: none}}",
+        "      description: The row's position in its file, from 0.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -306,6 +318,9 @@ def base_model_block(system: str, table: str, columns: Sequence[Column]) -> str:
         "      description: The landing day (Hive partition) the row came from.",
         "    - name: _source_file",
         "      description: The Parquet file the row was read from.",
+        "    - name: _source_row",
+        "      description: The row's position in its file (from 0); with _source_file, the"
+        " row's identity.",
         "    - name: _raw_record",
         f'      config: {{meta: {{pii: direct, pii_exception: "{RAW_RECORD_EXCEPTION}"}}}}',
         "      description: All raw values of the row as JSON text.",
@@ -417,6 +432,7 @@ typed as (
     select
 {typed}        {PARTITION} as _ingest_date,
         {FILENAME} as _source_file,
+        {FILE_ROW_NUMBER} as _source_row,
         {jinja % "record_to_json('landed')"} as _raw_record
     from landed
 ),

@@ -92,6 +92,11 @@ EXPECTED_CONTACTS = {
             "config": {"meta": {"pii": "none"}},
             "description": "The Parquet file the row was read from.",
         },
+        {
+            "name": "file_row_number",
+            "config": {"meta": {"pii": "none"}},
+            "description": "The row's position in its file, from 0.",
+        },
     ],
 }
 
@@ -148,6 +153,7 @@ def test_the_base_model_casts_each_column_by_its_parquet_type(
         "        cast(is_active as {{ dbt.type_boolean() }}) as is_active,\n"
         "        ingest_date as _ingest_date,\n"
         "        filename as _source_file,\n"
+        "        file_row_number as _source_row,\n"
         "        {{ record_to_json('landed') }} as _raw_record\n"
         "    from landed\n"
         "),\n"
@@ -180,6 +186,7 @@ def test_the_base_model_casts_each_column_by_its_parquet_type(
         "is_active",
         "_ingest_date",
         "_source_file",
+        "_source_row",
         "_raw_record",
         "_rejection_reason",
     ]
@@ -308,7 +315,12 @@ def test_without_a_file_a_skeleton_with_one_placeholder_column(project: Path) ->
     scaffold(project, "crm", "contacts")
 
     [table] = load(project / CRM / "_crm__sources.yml")["sources"][0]["tables"]
-    assert [c["name"] for c in table["columns"]] == ["todo_column", "ingest_date", "filename"]
+    assert [c["name"] for c in table["columns"]] == [
+        "todo_column",
+        "ingest_date",
+        "filename",
+        "file_row_number",
+    ]
     assert table["columns"][0]["config"] == PII_BLANK
     assert table["config"]["meta"]["lake"]["natural_key"] == ["TODO"]
     assert table["config"]["meta"]["lake"]["event_time"] == "TODO"

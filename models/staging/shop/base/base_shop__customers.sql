@@ -28,6 +28,7 @@ typed as (
         coalesce(cast(is_deleted as {{ dbt.type_boolean() }}), false) as is_deleted,
         ingest_date as _ingest_date,
         filename as _source_file,
+        file_row_number as _source_row,
         {{ record_to_json('landed') }} as _raw_record
     from landed
 ),

@@ -27,6 +27,7 @@ typed as (
         cast(ip_address as {{ dbt.type_string() }}) as ip_address,
         ingest_date as _ingest_date,
         filename as _source_file,
+        file_row_number as _source_row,
         {{ record_to_json('landed') }} as _raw_record
     from landed
 ),

@@ -21,6 +21,7 @@ typed as (
         cast(unit_price as decimal(12, 2)) as unit_price,
         ingest_date as _ingest_date,
         filename as _source_file,
+        file_row_number as _source_row,
         {{ record_to_json('landed') }} as _raw_record
     from landed
 ),

@@ -28,6 +28,7 @@ typed as (
         cast(shipping_country_code as {{ dbt.type_string() }}) as shipping_country_code,
         ingest_date as _ingest_date,
         filename as _source_file,
+        file_row_number as _source_row,
         {{ record_to_json('landed') }} as _raw_record
     from landed
 ),

@@ -25,6 +25,7 @@ typed as (
         cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
         ingest_date as _ingest_date,
         filename as _source_file,
+        file_row_number as _source_row,
         {{ record_to_json('landed') }} as _raw_record
     from landed
 ),
