@@ -54,6 +54,8 @@
             ('rows_corrected', dbt.type_bigint()),
             ('rows_quarantined', dbt.type_bigint()),
             ('unaccounted_rows', dbt.type_bigint()),
+            ('files_accounted', dbt.type_bigint()),
+            ('accounted_at', dbt.type_timestamp()),
         ],
     }) }}
 {%- endmacro %}
@@ -109,9 +111,62 @@
 {%- endmacro %}
 
 {#
+    The landed days of `source` up to max_date (from `since`, when given) whose rows are not
+    accounted for: a day with a readable file and no accounting, or with more readable files
+    than its accounting covered (a file that landed late into a day already staged, or a
+    quarantined file fixed since). A file rewritten under its own name (an erasure, a
+    re-delivery) is not counted again: a run whose window covers its day re-reads it
+    (windowed_rewrite_start), and erasure adjusts the accounting itself. Returns a query of
+    one column, ingest_date.
+#}
+{% macro unaccounted_lake_days(source, since=none) -%}
+    select inventory.ingest_date
+    from {{ existing_audit_relation('lake_file_inventory') }} as inventory
+    left join {{ lake_audit_relation('row_count_reconciliation') }} as accounted
+        on
+            {{ source_is(source, 'accounted') }}
+            and inventory.ingest_date = accounted.ingest_date
+    where
+        {{ source_is(source, 'inventory') }}
+        and inventory.status = 'readable'
+        and inventory.ingest_date <= cast('{{ window_date("max_date") }}' as date)
+        {%- if since is not none %}
+            and inventory.ingest_date >= cast('{{ since }}' as date)
+        {%- endif %}
+    group by inventory.ingest_date
+    having
+        max(accounted.files_accounted) is null
+        or count(*) > max(accounted.files_accounted)
+{%- endmacro %}
+
+{#
+    The first ingest date a staging model rewrites: its incremental_window_start(), or an
+    earlier day of the lake window whose rows are not accounted for, so that no landed
+    day is skipped whatever the run's window or the newest day already staged.
+#}
+{% macro staging_window_start(source, announce=true) -%}
+    {%- set start = incremental_window_start(announce=announce) -%}
+    {%- if not is_incremental() -%}
+        {{ return(start) }}
+    {%- endif -%}
+    {%- set earliest = run_query(
+        "select cast(min(ingest_date) as varchar) from ("
+        ~ unaccounted_lake_days(source, since=lake_window_start()) ~ ") as days"
+    ).columns[0].values()[0] -%}
+    {%- if earliest is none or earliest >= start -%}
+        {{ return(start) }}
+    {%- endif -%}
+    {%- if announce -%}
+        {{ log(model.name ~ ": rows of " ~ earliest ~ " are not accounted for (a day not staged "
+            ~ "yet, or a file that landed in it since); rewriting from " ~ earliest, info=true) }}
+    {%- endif -%}
+    {{ return(earliest) }}
+{%- endmacro %}
+
+{#
     pre-hook of every staging model: forgets the accounting of the days the model is about to
-    rewrite (from its incremental_window_start() to max_date), so that its post-hook
-    accounts for them again, and a run that fails leaves them unaccounted, never stale.
+    rewrite (staging_window_start to max_date), so that its post-hook accounts for them
+    again, and a run that fails leaves them unaccounted, never stale.
 #}
 {% macro open_lake_accounting() -%}
     {%- if not execute or model.resource_type != 'model' -%}
@@ -121,7 +176,7 @@
     {%- if source is none -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set window = "ingest_date between cast('" ~ incremental_window_start(announce=false)
+    {%- set window = "ingest_date between cast('" ~ staging_window_start(source, announce=false)
         ~ "' as date) and cast('" ~ window_date('max_date') ~ "' as date)" -%}
     {%- for identifier in lake_audit_tables() -%}
         {% do run_query("delete from " ~ lake_audit_relation(identifier) ~ " where "
@@ -132,8 +187,10 @@
 
 {#
     post-hook of every staging model; does nothing on a model that stages no lake source
-    (a base_ model, for one). Accounts for every day of the run's window whose readable
-    files have no accounting yet: the days the pre-hook forgot, and any never accounted.
+    (a base_ model, for one). Accounts for every day of the run's window whose rows are not
+    accounted for (the days the pre-hook forgot, and any never accounted), then fails the
+    model on any gap: a day whose rows do not add up, or a landed day up to max_date that
+    is still unaccounted (it lies before this run's window).
 #}
 {% macro reconcile_lake_deliveries() -%}
     {%- if not execute or model.resource_type != 'model' -%}
@@ -144,14 +201,23 @@
         {{ return('') }}
     {%- endif -%}
     {%- set start = run_query(
-        "select cast(min(ingest_date) as varchar) from " ~ existing_audit_relation('lake_file_inventory')
-        ~ " as inventory where " ~ source_is(source, 'inventory') ~ " and status = 'readable' and "
-        ~ ingest_window('inventory.ingest_date') ~ " and not exists (select 1 from "
-        ~ lake_audit_relation('row_count_reconciliation') ~ " as accounted where "
-        ~ source_is(source, 'accounted') ~ " and accounted.ingest_date = inventory.ingest_date)"
+        "select cast(min(ingest_date) as varchar) from ("
+        ~ unaccounted_lake_days(source, since=lake_window_start()) ~ ") as days"
     ).columns[0].values()[0] -%}
     {%- if start is not none -%}
         {%- do account_for_deliveries(source, staged_base_relation(source), start) -%}
+    {%- endif -%}
+    {%- set label = source.source_name ~ "." ~ source.name -%}
+    {%- set skipped = run_query(
+        "select cast(ingest_date as varchar) from (" ~ unaccounted_lake_days(source)
+        ~ ") as days order by 1").columns[0].values() -%}
+    {%- if skipped | length > 0 -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": landed days of " ~ label ~ " are not staged (partitions landed <> "
+            ~ "processed): " ~ skipped | join(', ') ~ ". They lie before this run's window "
+            ~ "(from " ~ lake_window_start() ~ "); run a build whose window covers them, e.g. a "
+            ~ "Dagster backfill from " ~ skipped[0] ~ ", or dbt build --select " ~ model.name
+            ~ "+ without a window.") }}
     {%- endif -%}
     {%- set gaps = run_query(
         "select cast(ingest_date as varchar), rows_landed, rows_kept, rows_duplicate, rows_corrected,"
@@ -165,7 +231,7 @@
                 ~ row[3] ~ ", corrections " ~ row[4] ~ ", quarantined " ~ row[5] ~ ", unaccounted " ~ row[6]) -%}
         {%- endfor -%}
         {{ exceptions.raise_compiler_error(
-            model.name ~ ": rows of " ~ source.source_name ~ "." ~ source.name ~ " are unaccounted "
+            model.name ~ ": rows of " ~ label ~ " are unaccounted "
             ~ "(audit.row_count_reconciliation); a row reached neither staging, the duplicates, "
             ~ "audit.corrected_rows nor audit.quarantined_rows:\n  " ~ lines | join("\n  ")) }}
     {%- endif -%}
@@ -246,9 +312,10 @@
 
     {#- every day with a readable file, so that one of empty files is accounted too #}
     landed_days as (
-        select distinct ingest_date
+        select ingest_date, count(*) as files_accounted
         from {{ existing_audit_relation('lake_file_inventory') }}
         where {{ source_is(source) }} and status = 'readable' and {{ window }}
+        group by ingest_date
     ),
 
     landed_rows as (
@@ -261,7 +328,8 @@
     landed as (
         select
             coalesce(landed_days.ingest_date, landed_rows.ingest_date) as ingest_date,
-            coalesce(landed_rows.rows_landed, 0) as rows_landed
+            coalesce(landed_rows.rows_landed, 0) as rows_landed,
+            coalesce(landed_days.files_accounted, 0) as files_accounted
         from landed_days
         full outer join landed_rows on landed_days.ingest_date = landed_rows.ingest_date
     ),
@@ -301,6 +369,7 @@
         select
             landed.ingest_date,
             landed.rows_landed,
+            landed.files_accounted,
             coalesce(staged.rows_staged, 0) - coalesce(corrections.corrections_staged, 0) as rows_kept,
             coalesce(duplicates.rows_duplicate, 0) as rows_duplicate,
             coalesce(corrections.rows_corrected, 0) as rows_corrected,
@@ -320,7 +389,9 @@
         rows_duplicate,
         rows_corrected,
         rows_quarantined,
-        rows_landed - rows_kept - rows_duplicate - rows_corrected - rows_quarantined
+        rows_landed - rows_kept - rows_duplicate - rows_corrected - rows_quarantined,
+        files_accounted,
+        {{ run_started_timestamp() }}
     from counts;
 
     drop table {{ outcomes }};

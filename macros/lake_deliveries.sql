@@ -231,7 +231,7 @@
             ~ "source; " ~ model.name ~ " reads none (docs/add-a-source.md)") }}
     {%- endif -%}
     {%- set staged = this if is_incremental() else none -%}
-    {%- set window_start = incremental_window_start() -%}
+    {%- set window_start = staging_window_start(source) -%}
     (
         select
             landed.*,
