@@ -53,7 +53,7 @@ from orchestration.lib.warehouse_lock import (
 from orchestration.monitoring import MONITORING_ASSETS
 from orchestration.project import warehouse_project
 from warehouse.datasets import DATASETS, dataset_model, rebuild
-from warehouse.governance.erasure import REBUILD_ARGS, Erasure, ErasureRequest
+from warehouse.governance.erasure import REBUILD_ARGS, Erasure, ErasureError, ErasureRequest
 from warehouse.governance.retention import (
     RetentionPolicy,
     apply_retention,
@@ -322,17 +322,16 @@ def erase_customer_everywhere(context: OpExecutionContext, config: EraseCustomer
     database = duckdb_path()
     request = config.request(executed_by=f"dagster run {context.run.run_id[:8]}")
     try:
-        erasure = Erasure(request)
-    except SubjectError as error:
-        raise Failure(description=str(error)) from error
-    except Exception as error:
+        erasure = Erasure(request, progress=context.log.info)
+    except (SubjectError, ErasureError) as error:
+        # the message names files, tables and rules, never a value
         if is_lock_error(str(error)):
-            raise locked_failure(database, str(error)) from error
-        raise
+            raise locked_failure(database, str(error)) from None
+        raise Failure(description=str(error)) from None
     try:
-        if erasure.subject.found:
+        if erasure.to_erase:
             erasure.remove_records()
-            erasure.step = "rebuild"
+            erasure.set_step("rebuild")
             yield from run_dbt(
                 context,
                 context.resources.dbt,
@@ -343,14 +342,16 @@ def erase_customer_everywhere(context: OpExecutionContext, config: EraseCustomer
     except Exception as error:
         erasure.fail(error)
         if is_lock_error(str(error)):
-            raise locked_failure(database, str(error)) from error
+            raise locked_failure(database, str(error)) from None
+        # from None: the original exception may quote the data; the description does not
         raise Failure(
             description=(
                 f"Erasure {erasure.report.erasure_id} failed at step '{erasure.step}' "
-                f"({type(error).__name__}: {error}). What was removed stays removed; re-run "
-                "the job with the same config to finish (audit.erasure_log has the record)."
+                f"({erasure.describe(error)}). What was removed stays removed; re-run the "
+                "job with the same config to finish: it continues with the same people "
+                "(audit.erasure_log has the record)."
             )
-        ) from error
+        ) from None
     context.log.info(
         f"erasure {report.erasure_id}: {report.status}; {report.customers_erased} customer(s), "
         f"{sum(report.rows_removed.values())} rows removed ({len(report.rows_removed)} places), "

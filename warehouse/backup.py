@@ -21,14 +21,14 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from warehouse.duckdb_lock import is_lock_error
+from warehouse.duckdb_lock import is_lock_error, refusal
 from warehouse.settings import data_dir, duckdb_path
 
 
@@ -53,10 +53,7 @@ def exclusive(database: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         connection = duckdb.connect(str(database))
     except duckdb.IOException as error:
         if is_lock_error(error):
-            raise WarehouseBusy(
-                f"The warehouse {database} is being written by another process: wait for the "
-                "build to finish (or stop it), then run this again."
-            ) from None
+            raise WarehouseBusy(refusal(database, str(error), "this command")) from None
         raise
     try:
         connection.execute("checkpoint")
@@ -65,19 +62,34 @@ def exclusive(database: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         connection.close()
 
 
-def _copy_file(source: Path, destination: Path) -> None:
+def _copy_file(
+    source: Path, destination: Path, prepare: Callable[[Path], None] | None = None
+) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.partial")
     shutil.copyfile(source, partial)
+    try:
+        if prepare is not None:
+            prepare(partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
+        raise
     os.replace(partial, destination)
 
 
-def publish_read_copy(database: Path | None = None, destination: Path | None = None) -> Path:
-    """Copy the warehouse to the read copy, replacing the previous one in one rename."""
+def publish_read_copy(
+    database: Path | None = None,
+    destination: Path | None = None,
+    prepare: Callable[[Path], None] | None = None,
+) -> Path:
+    """Copy the warehouse to the read copy, replacing the previous one in one rename;
+    `prepare` may change the copy before it is renamed into place (the erasure clears
+    what readers must not see)."""
     database = database or duckdb_path()
     destination = destination or read_copy_path()
     with exclusive(database):
-        _copy_file(database, destination)
+        _copy_file(database, destination, prepare)
     return destination
 
 

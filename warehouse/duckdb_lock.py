@@ -20,6 +20,18 @@ def lock_holder(detail: str) -> str:
     return next((line.strip() for line in detail.splitlines() if LOCK_MESSAGE in line), "")
 
 
+def refusal(database: Path | str, detail: str, what: str = "this run") -> str:
+    """The one message every writer gives when another process holds the warehouse: which
+    file, which process (DuckDB's line naming it), and what to do."""
+    holder = lock_holder(detail)
+    return (
+        f"The warehouse {database} is being written by another process, so {what} was "
+        f"refused before writing anything (DuckDB allows one writer per file). {holder} "
+        "Wait for that build to finish (or stop it), then run again. To read meanwhile, "
+        "use the read copy published after each successful build (docs/reliability.md)."
+    )
+
+
 def writable(database: Path) -> duckdb.Error | None:
     """Open the file for writing and close it at once, as dbt-duckdb does first: None when
     it could, else DuckDB's lock error. Other errors are raised."""

@@ -3,8 +3,10 @@
 Every table of the warehouse and every Parquet file under the given folders is read in
 full; every text-like column (text, JSON, and lists, structs and maps rendered as text) is
 searched for the subject's ids (as whole words), identifiers (emails, phones) and pseudonyms
-(anywhere in the text, case-insensitive). The answer names the place and the column, never
-the value found, so it can be logged.
+(anywhere in the text, case-insensitive). Every other file under the folders (one DuckDB
+cannot read as Parquet, a CSV, a datasheet) is searched as bytes, and as what its gzip or
+Parquet pages hold (warehouse.governance.lake_files). The answer names the place and the
+column (`(bytes)` for a bytes scan), never the value found, so it can be logged.
 """
 
 import re
@@ -15,6 +17,13 @@ from pathlib import Path
 import duckdb
 
 from warehouse.fingerprint import quote_identifier
+from warehouse.governance.lake_files import (
+    UnscannableFile,
+    bytes_pattern,
+    holds,
+    is_duckdb_file,
+    lake_files,
+)
 
 NUMERIC_OR_TIME = re.compile(
     r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
@@ -28,11 +37,25 @@ class Residue:
     column: str
 
 
+def re2_literal(text: str) -> str:
+    """`text` as an RE2 pattern matching it literally (RE2 refuses some of Python's
+    re.escape output, such as an escaped space)."""
+    out = []
+    for char in text:
+        if char.isascii() and (char.isalnum() or char == "_"):
+            out.append(char)
+        elif char.isascii() and char.isprintable() and char != " ":
+            out.append("\\" + char)
+        else:
+            out.append(f"\\x{{{ord(char):x}}}")
+    return "".join(out)
+
+
 def needle_pattern(needles: Iterable[str]) -> str:
     """One RE2 pattern matching any needle: ids as whole words, the rest anywhere."""
     parts = []
     for needle in sorted(set(needles)):
-        escaped = re.escape(needle)
+        escaped = re2_literal(needle)
         parts.append(rf"\b{escaped}\b" if re.fullmatch(r"\w+", needle) else escaped)
     return "(?i)(" + "|".join(parts) + ")"
 
@@ -94,21 +117,34 @@ def parquet_files(roots: Iterable[Path]) -> list[Path]:
 
 
 def scan_files(roots: Iterable[Path], needles: Iterable[str]) -> list[Residue]:
-    """Every (Parquet file, column) under the roots holding a needle."""
+    """Every (Parquet file, column) under the roots holding a needle, and every other file
+    (or Parquet file DuckDB cannot read) whose bytes hold one, as (file, `(bytes)`); a file
+    that cannot be read at all is residue too (`(cannot be read)`): nobody can tell."""
+    needles = sorted(set(needles))
     pattern = needle_pattern(needles)
+    raw = bytes_pattern(needles)
     found: list[Residue] = []
     with duckdb.connect(config={"python_enable_replacements": False}) as connection:
-        for path in parquet_files(roots):
-            literal = str(path).replace("'", "''")
-            relation = f"read_parquet('{literal}', hive_partitioning = false)"
+        for path in (file for root in roots for file in lake_files(root)):
+            if path.suffix == ".parquet":
+                literal = str(path).replace("'", "''")
+                relation = f"read_parquet('{literal}', hive_partitioning = false)"
+                try:
+                    columns = connection.execute(f"describe select * from {relation}").fetchall()
+                    found += [
+                        Residue(str(path), column)
+                        for column in _scan_relation(
+                            connection, relation, [(c[0], c[1]) for c in columns], pattern
+                        )
+                    ]
+                    continue
+                except duckdb.Error:
+                    pass  # not Parquet DuckDB reads: its bytes are scanned below
+            if raw is None or is_duckdb_file(path):
+                continue  # a database is scanned through DuckDB (scan_warehouse)
             try:
-                columns = connection.execute(f"describe select * from {relation}").fetchall()
-            except duckdb.Error:
-                continue  # not readable: the erasure says so when it plans the rewrites
-            found += [
-                Residue(str(path), column)
-                for column in _scan_relation(
-                    connection, relation, [(c[0], c[1]) for c in columns], pattern
-                )
-            ]
+                if holds(path, raw):
+                    found.append(Residue(str(path), "(bytes)"))
+            except UnscannableFile:
+                found.append(Residue(str(path), "(cannot be read)"))
     return found

@@ -9,8 +9,10 @@ with YAML and SQL only is covered. Records are then matched by column name and v
 wherever they are (raw files, warehouse tables, exports): a new table that carries one of
 those columns, a pseudonym, or a raw record as JSON is covered without a change here.
 
-A Subject holds personal data: it lives in memory for the length of an erasure and is
-never logged, written or passed between processes.
+A Subject holds personal data: it lives in memory for the length of an erasure, is never
+logged or passed between processes, and is written in one place only: the erasure's own
+row of `audit.erasure_log` while the erasure is unfinished (so that a retry erases exactly
+the same people), cleared when it completes (warehouse.governance.erasure).
 """
 
 import hashlib
@@ -26,13 +28,31 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warehouse.fingerprint import quote_identifier
+from warehouse.governance.lake_files import (
+    PARQUET,
+    REPAIRED,
+    LakeFile,
+    classify,
+    lake_files,
+    read_repaired,
+)
 from warehouse.governance.sources import NAME, LakeTable, id_patterns, lake_tables, load_manifest
 
 # An id as an erasure request may name it: one plain token (the format the sources YAML
 # declares, `subject_id_pattern`, is checked against the manifest when the subject is
 # resolved).
 SUBJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-EMAIL = re.compile(r"[^@\s'\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+# An email address as RFC 5322 (and RFC 6531 for non-ASCII) allows it: a dot-atom local
+# part (o'brien, first.last+tag, ...) or a quoted one ("john doe"), at a host name or an
+# address literal. Values only ever reach SQL as parameters, so no character is refused
+# for being awkward in SQL.
+_NON_ASCII = "\u0080-\U0010ffff"
+_ATOM = f"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~{_NON_ASCII}-]+"
+_LOCAL = rf'(?:{_ATOM}(?:\.{_ATOM})*|"(?:[^"\\\x00-\x1f\x7f]|\\[^\x00-\x1f\x7f])*")'
+_LETTER = f"[A-Za-z0-9{_NON_ASCII}]"
+_LABEL = f"{_LETTER}(?:[A-Za-z0-9{_NON_ASCII}-]{{0,61}}{_LETTER})?"
+_DOMAIN = rf"(?:(?:{_LABEL}\.)*{_LABEL}|\[[A-Za-z0-9:.]{{2,45}}\])"
+EMAIL = re.compile(rf"(?P<local>{_LOCAL})@{_DOMAIN}")
 # The identifier kind a request may name a subject by (`subject_identifier: email`).
 EMAIL_KIND = "email"
 
@@ -87,11 +107,16 @@ def check_subject_id(value: str, patterns: Sequence[str] = ()) -> str:
 
 
 def check_email(value: str) -> str:
-    if not EMAIL.fullmatch(value.strip(" ")):
+    """`value` as an identifier of kind email (lower(trim())), when it is one valid address."""
+    address = value.strip(" ")
+    match = EMAIL.fullmatch(address)
+    if not match or len(match["local"].encode()) > 64 or len(address.encode()) > 254:
         raise SubjectError(
-            "email must be one plain email address (name@domain.tld, no quotes or spaces)."
+            "email must be one plain email address as RFC 5322 allows it (local-part@domain, "
+            'e.g. o\'brien@example.com or "first last"@example.com; at most 64 bytes before '
+            f"the @ and 254 in all); got a value of {len(value)} characters that is not."
         )
-    return normalised(value)
+    return normalised(address)
 
 
 @dataclass
@@ -152,6 +177,47 @@ class Subject:
             | self.all_identifiers()
             | self.all_pseudonyms()
         )
+
+    def to_record(self) -> dict[str, object]:
+        """The resolved people as JSON-able data (ids, identifiers, linked values), so that
+        a retry of the request erases exactly them (the pseudonyms follow from the salt)."""
+        return {
+            "ids": sorted(self.ids),
+            "identifiers": {k: sorted(v) for k, v in sorted(self.identifiers.items())},
+            "linked": {k: sorted(v) for k, v in sorted(self.linked.items())},
+        }
+
+    @classmethod
+    def from_record(
+        cls, record: Mapping[str, object], tables: Iterable[LakeTable], salt: str
+    ) -> "Subject":
+        subject = cls.of(tables)
+        ids = record.get("ids") or []
+        identifiers = record.get("identifiers") or {}
+        linked = record.get("linked") or {}
+        assert isinstance(ids, list) and isinstance(identifiers, dict)
+        assert isinstance(linked, dict)
+        subject.ids = set(map(str, ids))
+        subject.identifiers = {str(k): set(map(str, v)) for k, v in identifiers.items()}
+        subject.linked = {str(k): set(map(str, v)) for k, v in linked.items()}
+        subject.matched = True
+        subject.pseudonymise(salt)
+        return subject
+
+    def names(self, customer_id: str | None, email: str | None) -> bool:
+        """Whether the request's identifier is one of this subject's."""
+        if customer_id:
+            return customer_id in self.ids
+        return normalised(email or "") in self.all_identifiers()
+
+    def redact(self, text: str) -> str:
+        """`text` with every value of the subject (any case) replaced by [redacted]: for
+        messages that quote what another program said (dbt, DuckDB)."""
+        values = sorted(set(self.exact_values()), key=len, reverse=True)
+        if not values or not text:
+            return text
+        pattern = re.compile("|".join(re.escape(v) for v in values), re.IGNORECASE)
+        return pattern.sub("[redacted]", text)
 
     def needles(self) -> list[str]:
         """What a residue scan looks for: ids and the direct identifiers and their
@@ -229,20 +295,40 @@ def _sql_string(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _lake_reading(table: LakeTable) -> _Reading | None:
-    """The table's readable files, as one relation (an unreadable file is the lake
-    inventory's business: it is quarantined, never read)."""
-    files, columns = [], set()
-    for path in table.files():
-        try:
-            names = pq.read_schema(path).names
-        except (OSError, pa.ArrowException):
-            continue
-        files.append(path)
-        columns |= set(names)
-    if not files:
+def _lake_reading(
+    connection: duckdb.DuckDBPyConnection,
+    table: LakeTable,
+    files: Mapping[Path, LakeFile],
+) -> _Reading | None:
+    """The table's Parquet files as one relation: those DuckDB reads as they are, and those
+    whose text is not valid UTF-8 through Arrow with the bad bytes replaced (the folder
+    names are never read as partitions: a folder `ingest_date=2026-13-45` is no date).
+    Files that are not Parquet at all cannot be read for rows; the erasure scans their
+    bytes for what is resolved here."""
+    plain, repaired, columns = [], [], set()
+    for path in lake_files(table.folder):
+        found = files.get(path) or classify(path)
+        if found.kind == PARQUET:
+            plain.append(path)
+            columns |= set(pq.read_schema(path).names)
+        elif found.kind == REPAIRED:
+            repaired.append(read_repaired(path)[1])
+    parts = []
+    if plain:
+        listed = ", ".join(_sql_string(p) for p in plain)
+        parts.append(
+            f"select * from read_parquet([{listed}], union_by_name = true, "
+            "hive_partitioning = false)"
+        )
+    if repaired:
+        name = f"repaired_{table.system}_{table.name}"
+        merged = pa.concat_tables(repaired, promote_options="permissive")
+        connection.register(name, merged)
+        columns |= set(merged.column_names)
+        parts.append(f"select * from {quote_identifier(name)}")
+    if not parts:
         return None
-    relation = f"read_parquet([{', '.join(_sql_string(p) for p in files)}], union_by_name = true)"
+    relation = f"({' union all by name '.join(parts)}) as lake_rows"
     return _reading(relation, table, columns, {})
 
 
@@ -294,6 +380,7 @@ def resolve_subject(
     email: str | None = None,
     salt: str | None = None,
     tables: Sequence[LakeTable] | None = None,
+    files: Mapping[Path, LakeFile] | None = None,
 ) -> Subject:
     """Everything that identifies the person, from the raw lake and from staging (staging
     too, because retention may have removed the raw partitions of older days), through the
@@ -314,7 +401,10 @@ def resolve_subject(
         readings = [
             reading
             for table in tables
-            for reading in (_lake_reading(table), _staging_reading(connection, table, "wh"))
+            for reading in (
+                _lake_reading(connection, table, files or {}),
+                _staging_reading(connection, table, "wh"),
+            )
             if reading is not None
         ]
         # Ids lead to identifiers and identifiers to ids (the accounts of an email address

@@ -1,5 +1,6 @@
 """Erasure on request: after the Dagster job `erase_customer`, nothing of the customer is
-left in any table or any Parquet file (raw lake, exports, DuckLake); the erasure is recorded
+left in any table (of the warehouse and of its read copy) or any Parquet file (raw lake,
+exports, DuckLake); the erasure is recorded
 without personal data; dataset versions built before it are marked as no longer exactly
 reproducible.
 
@@ -22,6 +23,7 @@ from dagster import DagsterInstance
 
 from orchestration.definitions import defs
 from orchestration.jobs import EraseCustomerConfig
+from warehouse.backup import publish_read_copy
 from warehouse.governance.erasure import Erasure
 from warehouse.governance.subject import SubjectError
 
@@ -46,6 +48,8 @@ def governed(
     # 98 days: enough for the training set's embargoed time split, which the release
     # refuses to leave empty
     warehouse = build_sample_warehouse(root, backfill_days=97, daily_runs=1, customers=150)
+    # the read copy readers use, where the job's environment finds it (WAREHOUSE_DATA_DIR)
+    publish_read_copy(warehouse.database, warehouse.root / "warehouse.read.duckdb")
     # Dagster runs in this process; the dbt it starts inherits this environment.
     for name, value in warehouse.env.items():
         if name.startswith(("WAREHOUSE_", "DBT_")):
@@ -133,15 +137,17 @@ def residue(warehouse: Warehouse, needles: list[str]) -> list[str]:
         + ")"
     )
     found = []
-    with warehouse.connect() as connection:
-        relations = [
-            f'"{schema}"."{table}"'
-            for schema, table in connection.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_type = 'BASE TABLE'"
-            ).fetchall()
-        ]
-        found += _search(connection, relations, pattern)
+    read_copy = warehouse.root / "warehouse.read.duckdb"
+    for database in (warehouse.database, read_copy):
+        with duckdb.connect(str(database), read_only=True) as connection:
+            relations = [
+                f'"{schema}"."{table}"'
+                for schema, table in connection.execute(
+                    "select table_schema, table_name from information_schema.tables "
+                    "where table_type = 'BASE TABLE'"
+                ).fetchall()
+            ]
+            found += [f"{database.name}: {hit}" for hit in _search(connection, relations, pattern)]
     folders = {
         folder: list((warehouse.root / folder).rglob("*.parquet"))
         for folder in ("lake", "exports", "lakehouse")
@@ -182,7 +188,8 @@ def erase(**config: str):
 def test_an_erased_customer_is_gone_from_every_table_and_file(governed: Warehouse) -> None:
     by_id, by_email = pick_people(governed)
     needles = by_id.needles() + by_email.needles()
-    assert residue(governed, needles), "the people must be in the warehouse before"
+    before = residue(governed, needles)
+    assert any(hit.startswith("warehouse.read.duckdb") for hit in before), "and in the read copy"
     with governed.connect() as connection:
         versions_before = connection.execute(
             "select version_id, dataset_name, as_of_date from ml.ml_dataset_versions"
@@ -284,6 +291,7 @@ def test_a_crafted_identifier_is_refused_before_anything_runs(tmp_path) -> None:
     for bad, message in (
         ({"customer_id": "C0000001' or 1=1 --"}, "one plain identifier"),
         ({"email": "x@example.com'; drop table audit.erasure_log; --"}, "one plain email"),
+        ({"email": "o'brien@example.com; rm -rf /"}, "one plain email"),
         ({"customer_id": "C0000001", "email": "a@example.com"}, "exactly one"),
         ({"customer_id": "C0000001", "requested_by": "jane.doe@example.com"}, "no email"),
         (
