@@ -17,6 +17,7 @@ from dagster import (
 )
 
 from orchestration.lib.lake_sources import raw_asset_key
+from orchestration.lib.retries import failures_classified
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL
 from orchestration.project import manifest, warehouse_lake_sources
 from warehouse.freshness import source_freshness, thresholds
@@ -48,7 +49,9 @@ CHECKED = {
 )
 def raw_source_freshness(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
     selected = {key.asset_key for key in context.selected_asset_check_keys}
-    for result in source_freshness():
+    with failures_classified():
+        results = source_freshness()
+    for result in results:
         source = CHECKED.get(result.unique_id)
         if source is None or raw_asset_key(source) not in selected:
             continue
