@@ -1,9 +1,10 @@
-"""Retries, in Dagster's in-process execution: a transient failure (the lock, an I/O
-error) is retried and the step then succeeds; a permanent one (a dbt compile error, a
-failing blocking check, bad config, a query that cannot bind) fails at the first attempt.
+"""Retries and alerts, in Dagster's in-process execution: a transient failure (the lock, an
+I/O error) is retried and the step then succeeds; a permanent one (a dbt compile error, a
+failing blocking check, bad config, a query that cannot bind) fails at the first attempt;
+and a failed run's summary (job, step, models, message) reaches the alert webhook.
 
 The test jobs use the project's own pieces (RETRY_POLICY's backoff and retry count with a
-short delay, failures_classified, retried_if_transient, dbt_failure)."""
+short delay, failures_classified, retried_if_transient, dbt_failure, the sensor)."""
 
 import errno
 import json
@@ -22,15 +23,19 @@ from dagster import (
     Output,
     RetryPolicy,
     asset,
+    build_run_status_sensor_context,
     define_asset_job,
     job,
     op,
 )
 
+from monitoring.monitor import local_webhook
+from orchestration.alerts import run_failure_alert
 from orchestration.definitions import defs
 from orchestration.lib.dbt_build import dbt_failure
 from orchestration.lib.retries import RETRY_POLICY, failures_classified, retried_if_transient
 from orchestration.lib.warehouse_lock import locked_failure
+from warehouse.alerts import WEBHOOK_VARIABLE
 
 FAST = RetryPolicy(max_retries=RETRY_POLICY.max_retries, delay=0.01, backoff=RETRY_POLICY.backoff)
 LOCK_DETAIL = (
@@ -179,3 +184,68 @@ def test_bad_config_is_not_retried() -> None:
     )
     assert not result.success
     assert retries(result) == 0
+
+
+def alert_for(result, instance: DagsterInstance) -> None:
+    context = build_run_status_sensor_context(
+        sensor_name="run_failure_alert",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(),
+    ).for_run_failure()
+    run_failure_alert(context)
+
+
+def posted(folder: Path) -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
+def test_a_failed_run_posts_job_step_model_and_message_to_the_webhook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = compile_error(tmp_path / "target")
+
+    @op
+    def dbt_step() -> None:
+        raise failing
+
+    @job
+    def nightly_build():
+        dbt_step()
+
+    instance = DagsterInstance.ephemeral()
+    result = nightly_build.execute_in_process(instance=instance, raise_on_error=False)
+    with local_webhook(tmp_path / "webhook") as url:
+        monkeypatch.setenv(WEBHOOK_VARIABLE, url)
+        alert_for(result, instance)
+    (alert,) = posted(tmp_path / "webhook")
+    (step,) = alert["details"]["steps"]
+    assert alert["details"]["job"] == "nightly_build"
+    assert step["step"] == "dbt_step"
+    assert step["models"] == ["stg_shop__orders"]
+    assert "Compilation Error in model stg_shop__orders" in step["message"]
+    assert "'utc_timestamp'" not in step["message"]  # a quoted value is masked
+    assert "nightly_build" in alert["text"] and "stg_shop__orders" in alert["text"]
+
+
+def test_a_blocking_check_failure_names_the_model_and_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @asset(check_specs=[AssetCheckSpec("quantities_positive", asset="order_lines", blocking=True)])
+    def order_lines():
+        yield Output(1)
+        yield AssetCheckResult(check_name="quantities_positive", passed=False)
+
+    instance = DagsterInstance.ephemeral()
+    result = (
+        Definitions(assets=[order_lines], jobs=[define_asset_job("lines", [order_lines])])
+        .resolve_job_def("lines")
+        .execute_in_process(instance=instance, raise_on_error=False)
+    )
+    monkeypatch.delenv(WEBHOOK_VARIABLE, raising=False)
+    monkeypatch.setenv("WAREHOUSE_MONITORING_DIR", str(tmp_path / "monitoring"))
+    alert_for(result, instance)  # no webhook set: kept offline
+    (alert,) = posted(tmp_path / "monitoring" / "run_failures")
+    (step,) = alert["details"]["steps"]
+    assert step["models"] == ["order_lines (check quantities_positive)"]
+    assert "blocking asset check" in step["message"]
