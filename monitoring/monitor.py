@@ -344,15 +344,17 @@ def local_webhook(folder: Path) -> Iterator[str]:
 
 
 def alerts(paths: Paths, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`edr monitor` with the local webhook as its Slack target; messages in paths.alerts."""
+    """`edr monitor` with the team's webhook (WAREHOUSE_ALERT_WEBHOOK, which Dagster's run
+    failure alerts use too) as its Slack target; without it, the local webhook, whose
+    messages are kept in paths.alerts."""
+    team_webhook = (env if env is not None else os.environ).get("WAREHOUSE_ALERT_WEBHOOK")
+    command = ["monitor", "--timezone", "UTC", "--days-back", "1", "--slack-webhook"]
+    if team_webhook:
+        return edr(paths, [*command, team_webhook], env)
     if paths.alerts.is_dir():
         shutil.rmtree(paths.alerts)
     with local_webhook(paths.alerts) as url:
-        return edr(
-            paths,
-            ["monitor", "--slack-webhook", url, "--timezone", "UTC", "--days-back", "1"],
-            env,
-        )
+        return edr(paths, [*command, url], env)
 
 
 def failed(results: list[dict]) -> list[str]:

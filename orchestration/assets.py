@@ -24,8 +24,10 @@ the weekly dataset release (dbt tag `dataset_release`: the training set, its exp
 registry, then the publication).
 
 Every dbt test is an asset check on its model; tests of severity error are blocking, so a
-failure stops the assets downstream of it. Every step that writes the warehouse is in the
-pool `warehouse` (limit 1): DuckDB has one writer per file.
+failure stops the assets downstream of it. Each step's failures leave it classified as
+transient or not (orchestration/lib/retries.py): the jobs retry only the transient ones.
+Every step that writes the warehouse is in the pool `warehouse` (limit 1): DuckDB has one
+writer per file.
 
 Groups, owners, freshness policies and which incremental models are not partitioned are dbt
 config (`meta.dagster` in dbt_project.yml, orchestration/lib/dbt_meta.py); the assets
@@ -62,6 +64,7 @@ from orchestration.lib.dbt_meta import (
     partitioned_models,
 )
 from orchestration.lib.lake_sources import raw_asset_key
+from orchestration.lib.retries import failures_classified
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, ensure_writable
 from orchestration.partitions import daily_partitions, run_window, window_environment
 from orchestration.project import manifest, warehouse_lake_sources, warehouse_project
@@ -222,14 +225,15 @@ def partitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Models by ingest date: the run's partition range is the dbt window."""
     window = run_window(context)
     context.log.info(f"dbt window: ingest dates {window} ({window.environment()})")
-    refresh_lake_reads(context, dbt)
-    yield from run_dbt(
-        context,
-        dbt,
-        ["build"],
-        window=window,
-        metadata={"ingest_window": MetadataValue.json(window.dbt_vars)},
-    )
+    with failures_classified():
+        refresh_lake_reads(context, dbt)
+        yield from run_dbt(
+            context,
+            dbt,
+            ["build"],
+            window=window,
+            metadata={"ingest_window": MetadataValue.json(window.dbt_vars)},
+        )
 
 
 @dbt_assets(
@@ -243,7 +247,8 @@ def partitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
 )
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Seeds, snapshots, the models rebuilt whole each run, and the dataset registry."""
-    yield from run_dbt(context, dbt, ["build"], indirect_selection="buildable")
+    with failures_classified():
+        yield from run_dbt(context, dbt, ["build"], indirect_selection="buildable")
 
 
 DBT_ASSETS = [partitioned_models, warehouse_models]
@@ -272,8 +277,9 @@ def dataset_publication() -> MaterializeResult:
     """The newest registered version of each dataset, published to the DuckLake catalog (a
     snapshot id to time-travel to) and exported as Parquet under a path named by its version."""
     database = duckdb_path()
-    ensure_writable(database)
-    publications = publish_latest(database)
+    with failures_classified():
+        ensure_writable(database)
+        publications = publish_latest(database)
     metadata: dict[str, Any] = {}
     for publication in publications:
         # exports/<dataset>/version=<id>/<dataset>.parquet
@@ -314,7 +320,7 @@ def warehouse_read_copy() -> MaterializeResult:
     """The copy of the whole warehouse that readers open while the next build writes
     (warehouse/backup.py): published last in every daily run and every release."""
     database = duckdb_path()
-    ensure_writable(database)
-    return MaterializeResult(
-        metadata={"path": MetadataValue.path(str(publish_read_copy(database)))}
-    )
+    with failures_classified():
+        ensure_writable(database)
+        published = publish_read_copy(database)
+    return MaterializeResult(metadata={"path": MetadataValue.path(str(published))})

@@ -4,6 +4,7 @@ import logging
 
 from dagster import Definitions
 
+from orchestration.alerts import ALERT_SENSORS
 from orchestration.assets import (
     DBT_ASSETS,
     dataset_publication,
@@ -28,7 +29,7 @@ defs = Definitions(
     asset_checks=[raw_source_freshness],
     jobs=JOBS,
     schedules=SCHEDULES,
-    sensors=SENSORS,
+    sensors=[*SENSORS, *ALERT_SENSORS],
     resources={"dbt": dbt_resource},
 )
 

@@ -15,6 +15,12 @@
   (warehouse.governance.erasure), recorded in audit.erasure_log.
 - `apply_retention`: the retention policies (warehouse.governance.retention), with a
   dry run that only lists what would go.
+
+Transient failures (the warehouse lock held outside Dagster, I/O errors) are retried with
+exponential backoff, permanent ones never (orchestration/lib/retries.py): the asset jobs
+carry RETRY_POLICY; the ops with typed config ask for a retry themselves, since the policy
+would also retry config that fails validation. `erase_customer` is not retried by itself:
+a re-run with the same config finishes an erasure (docs/governance.md).
 """
 
 import re
@@ -44,6 +50,7 @@ from orchestration.assets import (
 )
 from orchestration.freshness import raw_source_freshness
 from orchestration.lib.dbt_build import manifest, run_dbt
+from orchestration.lib.retries import RETRY_POLICY, retried_if_transient
 from orchestration.lib.warehouse_lock import (
     WAREHOUSE_POOL,
     ensure_writable,
@@ -83,6 +90,7 @@ def dbt_selector_assets(selector: str) -> AssetSelection:
 daily_warehouse_job = define_asset_job(
     name="daily_warehouse_build",
     tags=BUILD_RUN_TAGS,
+    op_retry_policy=RETRY_POLICY,
     selection=dbt_selector_assets(DAILY_SELECTOR)
     | AssetSelection.assets(*MONITORING_ASSETS, warehouse_read_copy),
     description=(
@@ -98,6 +106,7 @@ daily_warehouse_job = define_asset_job(
 dataset_release_job = define_asset_job(
     name="dataset_release",
     tags=BUILD_RUN_TAGS,
+    op_retry_policy=RETRY_POLICY,
     selection=dbt_selector_assets(RELEASE_SELECTOR)
     | AssetSelection.assets(dataset_publication, warehouse_read_copy),
     description=(
@@ -111,6 +120,7 @@ dataset_release_job = define_asset_job(
 # Freshness of the raw sources, on its own: it matters most when nothing has landed.
 source_freshness_job = define_asset_job(
     name="source_freshness",
+    op_retry_policy=RETRY_POLICY,
     selection=AssetSelection.checks(raw_source_freshness),
     description="`dbt source freshness` over the lake, as checks on the raw assets.",
 )
@@ -163,16 +173,21 @@ def dbt_full_refresh(context: OpExecutionContext, config: FullRefreshConfig):
                 f"Full refresh config selects no seed, model or snapshot: select "
                 f"{config.select!r}, exclude {config.exclude!r}. Use dbt selection syntax, "
                 "e.g. select 'fct_orders+' or 'fqn:*'."
-            )
+            ),
+            allow_retries=False,
         )
-    refuse_losing_pruned_days(buildable, config)
-    context.log.info(f"full refresh of {len(buildable)} dbt nodes")
-    args = ["build", "--full-refresh", "--select", config.select]
-    if config.exclude:
-        args += ["--exclude", config.exclude]
-    yield from run_dbt(
-        context, context.resources.dbt, args, translator=WarehouseTranslator(code_references=False)
-    )
+    with retried_if_transient(context):
+        refuse_losing_pruned_days(buildable, config)
+        context.log.info(f"full refresh of {len(buildable)} dbt nodes")
+        args = ["build", "--full-refresh", "--select", config.select]
+        if config.exclude:
+            args += ["--exclude", config.exclude]
+        yield from run_dbt(
+            context,
+            context.resources.dbt,
+            args,
+            translator=WarehouseTranslator(code_references=False),
+        )
 
 
 # Incremental models rebuilt from the raw lake by a full refresh (the others rebuild from
@@ -201,7 +216,8 @@ def refuse_losing_pruned_days(selected: set[str], config: FullRefreshConfig) -> 
                 "from the lake without those days and lose them. Exclude them (exclude: "
                 "'path:models/staging path:models/audit') or restore the raw files first; "
                 f"select {config.select!r}, exclude {config.exclude!r}."
-            )
+            ),
+            allow_retries=False,
         )
 
 
@@ -239,14 +255,15 @@ def rebuild_dataset_version(context: OpExecutionContext, config: DatasetRebuildC
     """Rebuild the version from history (read-only) and compare it with the registry."""
     dataset = config.dataset.value
     as_of = date.fromisoformat(config.as_of)
-    try:
-        report = rebuild(dataset, as_of)
-    except LookupError as error:
-        raise Failure(description=str(error)) from error
-    except Exception as error:
-        if is_lock_error(str(error)):
-            raise locked_failure(duckdb_path(), str(error)) from error
-        raise
+    with retried_if_transient(context):
+        try:
+            report = rebuild(dataset, as_of)
+        except LookupError as error:
+            raise Failure(description=str(error), allow_retries=False) from error
+        except Exception as error:
+            if is_lock_error(str(error)):
+                raise locked_failure(duckdb_path(), str(error)) from error
+            raise
     metadata = {
         "dataset": dataset,
         "as_of": config.as_of,
@@ -274,6 +291,7 @@ def rebuild_dataset_version(context: OpExecutionContext, config: DatasetRebuildC
                 f"({report.version.row_count} rows)"
             ),
             metadata=metadata,
+            allow_retries=False,
         )
     context.log.info(
         f"{dataset} as of {as_of}: version {report.version.version_id} rebuilt bit for bit"
@@ -409,15 +427,16 @@ def apply_retention_policies(context: OpExecutionContext, config: RetentionConfi
     policy = RetentionPolicy(config.raw_days, config.snapshot_days, config.export_versions)
     as_of = date.fromisoformat(config.as_of) if config.as_of else None
     database = duckdb_path()
-    try:
-        plan = plan_retention(policy, as_of)
-        if not config.dry_run and plan.items():
-            ensure_writable(database)
-            apply_retention(plan)
-    except Exception as error:
-        if is_lock_error(str(error)):
-            raise locked_failure(database, str(error)) from error
-        raise
+    with retried_if_transient(context):
+        try:
+            plan = plan_retention(policy, as_of)
+            if not config.dry_run and plan.items():
+                ensure_writable(database)
+                apply_retention(plan)
+        except Exception as error:
+            if is_lock_error(str(error)):
+                raise locked_failure(database, str(error)) from error
+            raise
     items = [str(item) for item in plan.items()]
     verb = "would remove" if config.dry_run else "removed"
     for item in items:

@@ -22,6 +22,7 @@ from monitoring import monitor
 from orchestration.assets import translator
 from orchestration.lib.dbt_build import ELEMENTARY_PACKAGE, manifest
 from orchestration.lib.dbt_meta import group_owners
+from orchestration.lib.retries import failures_classified
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL, ensure_writable, read_only
 from orchestration.project import MONITORING_ON
 from warehouse.settings import WAREHOUSE_PACKAGE
@@ -60,12 +61,14 @@ def elementary_report() -> MaterializeResult:
     schema changes and every dbt test, with charts and lineage. `make monitor` also sends
     alerts (`edr monitor`)."""
     paths = monitor.Paths.from_env()
-    ensure_writable(paths.database)  # edr's own dbt project opens the file for writing
-    written = monitor.report(paths)
+    with failures_classified():
+        ensure_writable(paths.database)  # edr's own dbt project opens the file for writing
+        written = monitor.report(paths)
     if written.returncode != 0 or not paths.report.is_file():
         raise Failure(
             description=f"`edr report` did not write {paths.report}; its output is attached.",
             metadata={"edr_output": MetadataValue.text((written.stdout + written.stderr)[-4000:])},
+            allow_retries=False,
         )
     with read_only(paths.database) as connection:
         latest = connection.execute(LATEST_MONITOR_RESULTS).fetchall() if connection else []

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.cli_args import one_of
 from warehouse.duckdb_lock import is_lock_error, refusal
 from warehouse.settings import data_dir, duckdb_path
 
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     made = commands.add_parser("backup", help="back the warehouse up (writer stopped)")
     made.add_argument("--to", type=Path, help="folder for the backup (default data/backups)")
-    made.add_argument("--format", choices=("file", "export"), default="file")
+    made.add_argument("--format", type=one_of(("file", "export")), default="file")
     restored = commands.add_parser("restore", help="replace the warehouse with a backup")
     restored.add_argument("--from", dest="source", type=Path, required=True)
     commands.add_parser("read-copy", help="publish the read copy readers use during builds")

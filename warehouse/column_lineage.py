@@ -24,6 +24,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import lineage
 
+from warehouse.cli_args import model_column
 from warehouse.dbt_runner import run_dbt
 from warehouse.settings import REPO_ROOT, WAREHOUSE_PACKAGE
 
@@ -121,7 +122,9 @@ def compiled_manifest(target: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("column", help="model.column, e.g. ml_training_set.spend_next_30d_eur")
+    parser.add_argument(
+        "column", type=model_column, help="model.column, e.g. ml_training_set.spend_next_30d_eur"
+    )
     parser.add_argument(
         "--manifest", type=Path, help="a manifest.json with compiled SQL (default: compile now)"
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.cli_args import iso_date, one_of
 from warehouse.dbt_runner import run_dbt
 from warehouse.fingerprint import fingerprint
 from warehouse.lakehouse import publish
@@ -310,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="registered versions")
     rebuild_parser = commands.add_parser("rebuild", help="rebuild a version, compare fingerprints")
-    rebuild_parser.add_argument("--dataset", default="training_set", choices=sorted(DATASETS))
-    rebuild_parser.add_argument("--as-of", type=date.fromisoformat, required=True)
+    rebuild_parser.add_argument("--dataset", default="training_set", type=one_of(DATASETS))
+    rebuild_parser.add_argument("--as-of", type=iso_date, required=True)
     rebuild_parser.add_argument("--output", type=Path, help="also write the rebuilt rows here")
     commands.add_parser("publish", help="publish the newest version to DuckLake and Parquet")
     args = parser.parse_args(argv)

@@ -17,6 +17,9 @@ Every Dagster step that runs dbt goes through `run_dbt`, which
   prepared state lacks (Elementary's clock, the monitoring overlay's dbt_project.yml). A
   partitioned step's window goes to dbt through the environment, not as vars
   (partitions.py), so a new day does not re-parse;
+- fails, when dbt does, with a Failure naming the nodes that failed and why (values
+  masked), retried by the job's policy only when every failure is transient, an I/O error
+  or the lock (orchestration/lib/retries.py);
 - leaves unit tests out (`--exclude-resource-type unit_test`): they test SQL logic on
   fixtures, not the day's data, so they belong to CI (`make test` runs `dbt build`), not to
   every scheduled run.
@@ -51,6 +54,7 @@ from orchestration.lib.warehouse_lock import (
 from orchestration.partitions import IngestWindow, window_environment
 from orchestration.project import DBT_PROJECT_DIR, MONITORING_ON, manifest, warehouse_project
 from warehouse import dbt_runner
+from warehouse.failures import is_transient_message, without_values
 from warehouse.openlineage_events import emit_dbt_lineage
 from warehouse.settings import OVERLAY_DIR, REPO_ROOT, duckdb_path
 
@@ -109,6 +113,7 @@ def ensure_elementary_tables(database: Path) -> None:
                 "attached; set WAREHOUSE_MONITORING=off to run the warehouse without it."
             ),
             metadata={"dbt_output": MetadataValue.text((result.stdout + result.stderr)[-4000:])},
+            allow_retries=False,
         )
 
 
@@ -267,12 +272,54 @@ def run_dbt(
         else:
             yield event
     if error is not None and not _only_checks_failed(context, invocation.target_path):
-        raise error
+        raise dbt_failure(invocation.target_path, error)
     if error is not None:
         # Only tests that are this step's asset checks failed: Dagster fails the step for
         # the blocking ones (severity error), naming them, and skips what depends on them;
         # dbt has already skipped the models downstream of them in this step.
         context.log.warning("dbt build: tests failed (see this step's asset checks)")
+
+
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+def failed_nodes(target_path: Path) -> list[tuple[str, str]]:
+    """(name, message) of each node that errored or failed in the invocation's
+    run_results.json; none when dbt stopped before running any (a parse error)."""
+    try:
+        results = json.loads((target_path / "run_results.json").read_text())["results"]
+    except (OSError, KeyError, ValueError):
+        return []
+    return [
+        (result["unique_id"].split(".")[2], " ".join(str(result.get("message") or "").split()))
+        for result in results
+        if result["status"] in FAILED_STATUSES
+    ]
+
+
+def dbt_failure(target_path: Path, error: Exception) -> Failure:
+    """A failed dbt invocation as a Failure naming the nodes that failed and why (values
+    masked): transient, so retried, only when every failure is (warehouse/failures.py)."""
+    failed = failed_nodes(target_path)
+    messages = [message for _, message in failed] or [str(error)]
+    transient = all(is_transient_message(message) for message in messages)
+    verdict = (
+        "transient: retried with backoff"
+        if transient
+        else "not transient: not retried; fix the cause and re-execute the run"
+    )
+    lines = [f"- {name}: {without_values(message, 500)}" for name, message in failed] or [
+        without_values(str(error))
+    ]
+    return Failure(
+        description=f"dbt failed ({verdict}):\n" + "\n".join(lines),
+        metadata={
+            "models": MetadataValue.json([name for name, _ in failed]),
+            "transient": MetadataValue.bool(transient),
+            "dbt_target": MetadataValue.path(str(target_path)),
+        },
+        allow_retries=transient,
+    )
 
 
 def audit_trail_metadata(target_path: Path) -> dict[str, Any]:

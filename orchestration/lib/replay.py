@@ -25,6 +25,7 @@ from dagster import DagsterInstance, DagsterRunStatus, Definitions
 
 from orchestration.lib.warehouse_lock import WAREHOUSE_POOL
 from warehouse.datasets import lakehouse_dir
+from warehouse.freshness import source_freshness, summary_line
 from warehouse.settings import data_dir, duckdb_path, exports_dir, lake_dir
 from warehouse.summary import print_summary
 
@@ -145,7 +146,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     # Loaded once the lake is there: the daily partitions start at its first ingest date.
     from orchestration.definitions import defs
-    from orchestration.freshness import source_freshness, summary_line
 
     instance = DagsterInstance.get()
     release_abandoned_runs(instance)

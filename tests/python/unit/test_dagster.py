@@ -100,6 +100,7 @@ def test_definitions_load_and_name_the_automation():
     assert {sensor.name for sensor in defs.sensors} == {
         "lake_partition_sensor",
         "ml_automation_sensor",
+        "run_failure_alert",
     }
     graph = defs.resolve_asset_graph()
     names = {key.path[-1] for key in graph.get_all_asset_keys()}

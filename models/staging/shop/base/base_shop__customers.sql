@@ -23,8 +23,8 @@ typed as (
         cast(segment as {{ dbt.type_string() }}) as segment,
         cast(marketing_opt_in as {{ dbt.type_boolean() }}) as is_marketing_opt_in,
         cast(preferred_language as {{ dbt.type_string() }}) as preferred_language,
-        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
-        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+        {{ utc_timestamp('created_at') }} as created_at,
+        {{ utc_timestamp('updated_at') }} as updated_at,
         coalesce(cast(is_deleted as {{ dbt.type_boolean() }}), false) as is_deleted,
         ingest_date as _ingest_date,
         filename as _source_file,
@@ -37,6 +37,10 @@ checked as (
     select
         *,
         {{ first_failed_rule([
+            ('unparseable_value', unparseable_timestamps([
+                ('created_at', 'created_at'),
+                ('updated_at', 'updated_at'),
+            ], '_raw_record')),
             ('null_key', 'customer_id is null or updated_at is null'),
             ('oversized_record', oversized_record('_raw_record')),
             ('future_timestamp',

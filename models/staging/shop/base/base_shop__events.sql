@@ -19,7 +19,7 @@ typed as (
         cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(anonymous_id as {{ dbt.type_string() }}) as anonymous_id,
         cast(event_type as {{ dbt.type_string() }}) as event_type,
-        cast(event_at as {{ dbt.type_timestamp() }}) as event_at,
+        {{ utc_timestamp('event_at') }} as event_at,
         cast(page_url as {{ dbt.type_string() }}) as page_url,
         cast(search_query as {{ dbt.type_string() }}) as search_query,
         cast(product_id as {{ dbt.type_string() }}) as product_id,
@@ -36,6 +36,9 @@ checked as (
     select
         *,
         {{ first_failed_rule([
+            ('unparseable_value', unparseable_timestamps([
+                ('event_at', 'event_at'),
+            ], '_raw_record')),
             ('null_key', 'event_id is null or session_id is null or event_at is null'),
             ('oversized_record', oversized_record('_raw_record')),
             ('future_timestamp',

@@ -21,8 +21,8 @@ typed as (
         cast(order_id as {{ dbt.type_string() }}) as order_id,
         cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(status as {{ dbt.type_string() }}) as status,
-        cast(placed_at as {{ dbt.type_timestamp() }}) as placed_at,
-        cast(status_at as {{ dbt.type_timestamp() }}) as status_at,
+        {{ utc_timestamp('placed_at') }} as placed_at,
+        {{ utc_timestamp('status_at') }} as status_at,
         cast(channel as {{ dbt.type_string() }}) as channel,
         upper(cast(currency as {{ dbt.type_string() }})) as currency_code,
         cast(shipping_country_code as {{ dbt.type_string() }}) as shipping_country_code,
@@ -37,6 +37,10 @@ checked as (
     select
         typed.*,
         {{ first_failed_rule([
+            ('unparseable_value', unparseable_timestamps([
+                ('placed_at', 'typed.placed_at'),
+                ('status_at', 'typed.status_at'),
+            ], 'typed._raw_record')),
             ('null_key', 'typed.order_id is null or typed.customer_id is null or typed.status is null'),
             ('oversized_record', oversized_record('typed._raw_record')),
             ('unknown_currency', 'known_currencies.currency_code is null'),

@@ -19,7 +19,7 @@ typed as (
         cast(category as {{ dbt.type_string() }}) as raw_category,
         cast(list_price as decimal(12, 2)) as list_price_eur,
         cast(is_active as {{ dbt.type_boolean() }}) as is_active,
-        cast(updated_at as {{ dbt.type_timestamp() }}) as extracted_at,
+        {{ utc_timestamp('updated_at') }} as extracted_at,
         ingest_date as _ingest_date,
         filename as _source_file,
         file_row_number as _source_row,
@@ -31,6 +31,9 @@ checked as (
     select
         *,
         {{ first_failed_rule([
+            ('unparseable_value', unparseable_timestamps([
+                ('updated_at', 'extracted_at'),
+            ], '_raw_record')),
             ('null_key', 'product_id is null'),
             ('oversized_record', oversized_record('_raw_record')),
             ('negative_price', 'list_price_eur < 0'),
