@@ -55,7 +55,6 @@
             ('rows_quarantined', dbt.type_bigint()),
             ('unaccounted_rows', dbt.type_bigint()),
             ('files_accounted', dbt.type_bigint()),
-            ('accounted_at', dbt.type_timestamp()),
         ],
     }) }}
 {%- endmacro %}
@@ -390,8 +389,7 @@
         rows_corrected,
         rows_quarantined,
         rows_landed - rows_kept - rows_duplicate - rows_corrected - rows_quarantined,
-        files_accounted,
-        {{ run_started_timestamp() }}
+        files_accounted
     from counts;
 
     drop table {{ outcomes }};
