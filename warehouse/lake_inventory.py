@@ -520,7 +520,7 @@ def _inspect_contents(
     if size == 0:
         return (
             EMPTY_FILE,
-            "empty file (0 bytes; rule empty_file): the delivery was cut off; ask the feed to "
+            "empty file (0 bytes): the delivery was cut off (rule empty_file); ask the feed to "
             "resend it",
             None,
         )
