@@ -19,17 +19,56 @@
 {#
     The lake inventory whose inspections a run may reuse (`known_inventory` below), or none:
     on a --full-refresh every file is inspected again, and so is every file of an
-    inventory built before files had a modification time, an inspection time and a system.
+    inventory built before files had a modification time, an inspection time, a system, a
+    rule and the fingerprint of the checks they were inspected under.
 #}
 {% macro reusable_lake_inventory(relation) -%}
     {%- if flags.FULL_REFRESH or relation is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
-    {%- if 'modified_at' not in columns or 'inspected_at' not in columns or 'source_system' not in columns -%}
+    {%- for needed in ['modified_at', 'inspected_at', 'source_system', 'quarantine_rule', 'checks_fingerprint']
+        if needed not in columns -%}
         {{ return(none) }}
-    {%- endif -%}
+    {%- endfor -%}
     {{ return(relation) }}
+{%- endmacro %}
+
+{#
+    The latest partition date a run reads: the UTC date the run started plus var
+    future_partition_tolerance_days. A partition dated later is held in the inventory
+    (partition_date_in_the_future). The run's own date, not the window's max_date: the
+    inventory covers the whole lake, and a day already past stays past, so a run of any
+    window reads the same files of it once their day has come.
+#}
+{% macro latest_partition_date() -%}
+    {%- set tolerance = validated_integer_var('future_partition_tolerance_days', 0, 3650) -%}
+    {#- run_started_at is in UTC, as the audit trail's run_started_timestamp() takes it -#}
+    {{ return((run_started_at.date() + modules.datetime.timedelta(days=tolerance)).isoformat()) }}
+{%- endmacro %}
+
+{#
+    The part of a source's graph node the inventory checks files against, as JSON: its
+    meta.lake contract and its columns' data_type and meta. Python reads it with the rules
+    it reads the manifest by (warehouse/lake_sources.py), so the contract is parsed once.
+#}
+{% macro lake_inspection_contract(source) -%}
+    {%- set columns = {} -%}
+    {%- for name, column in source.columns.items() -%}
+        {%- do columns.update({name: {'data_type': column.data_type, 'meta': column.meta}}) -%}
+    {%- endfor -%}
+    {%- set meta = {'lake': source.meta.lake} -%}
+    {%- for key in ['lake_subdir', 'lake_active_within_days'] if key in source.meta -%}
+        {%- do meta.update({key: source.meta[key]}) -%}
+    {%- endfor -%}
+    {{ return(tojson({
+        'unique_id': source.unique_id,
+        'source_name': source.source_name,
+        'name': source.name,
+        'original_file_path': source.original_file_path,
+        'meta': meta,
+        'columns': columns,
+    })) }}
 {%- endmacro %}
 
 {#
@@ -43,17 +82,15 @@
 
 {% macro duckdb__lake_file_inspections(source, decode, known_inventory) -%}
     {%- set folder = lake_folder(source) -%}
-    {%- set required = [] -%}
-    {%- for column in lake_contract(source).required_columns -%}
-        {%- do required.append(dbt.string_literal(column)) -%}
-    {%- endfor -%}
+    {%- do lake_contract(source) -%}  {#- a contract the machinery cannot honour stops here #}
     select
         {{ dbt.string_literal(source.source_name) }} as source_system,
         {{ dbt.string_literal(source.name) }} as source_name,
         lake_file_inspection(
             landed.file,
             {{ dbt.string_literal(folder | replace("'", "''")) }},
-            [{{ required | join(', ') }}]::varchar[],
+            {{ dbt.string_literal(lake_inspection_contract(source) | replace("'", "''")) }},
+            {{ dbt.string_literal(latest_partition_date()) }},
             {{ 'true' if decode else 'false' }},
             {{ 'known.inspection' if known_inventory is not none else 'null' }}
         ) as inspection
@@ -70,7 +107,9 @@
                     'status', status,
                     'error', error,
                     'columns', file_columns,
-                    'modified_us', epoch_us(modified_at)
+                    'modified_us', epoch_us(modified_at),
+                    'rule', quarantine_rule,
+                    'checks', checks_fingerprint
                 ) as inspection
             from {{ known_inventory }}
             where

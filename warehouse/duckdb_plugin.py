@@ -2,8 +2,8 @@
 
 It does these things inside the dbt process:
 
-- registers the DuckDB function `lake_file_inspection(path, source_dir, required_columns,
-  decode, known)` on the warehouse's connection, whose cursors share it: the JSON of
+- registers the DuckDB function `lake_file_inspection(path, source_dir, source_node,
+  latest_date, decode, known)` on the warehouse's connection, whose cursors share it: the JSON of
   warehouse.lake_inventory.inspect_file, so the model audit.lake_file_inventory and the
   PII policy hook can sort landed files into readable and quarantined in SQL;
 - registers `dataset_fingerprint_query(relation, column_names, column_types,
@@ -61,7 +61,7 @@ def register_inspection(connection: duckdb.DuckDBPyConnection) -> None:
         connection,
         INSPECTION_FUNCTION,
         inspection_json,
-        [varchar, varchar, duckdb.list_type(varchar), duckdb.sqltype("BOOLEAN"), varchar],
+        [varchar, varchar, varchar, varchar, duckdb.sqltype("BOOLEAN"), varchar],
         varchar,
         side_effects=True,
         # known (the previous inspection) is null for a new file: call the function anyway

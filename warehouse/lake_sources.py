@@ -1,7 +1,9 @@
 """The lake's feeds, as the sources YAML declares them, read from the dbt manifest.
 
 A source table is lake-backed when its `meta` has a `lake` block (its contract: natural
-key, required columns, delivery, on_conflict; docs/add-a-source.md). Its files land under
+key, required columns, delivery, on_conflict; docs/add-a-source.md). The contract's column
+types are the columns' dbt `data_type` (DuckDB type names): the lake inventory quarantines a
+file whose columns disagree with them (warehouse/lake_inventory.py). Its files land under
 `<lake root>/<lake_subdir>/<table>/ingest_date=YYYY-MM-DD/`, where `lake_subdir` is the
 system's folder in the lake (empty for a system at the root). dbt reads the same facts
 through macros/lake_sources.sql; Python code that needs the list of feeds (the inventory
@@ -12,6 +14,7 @@ known everywhere and named nowhere else.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,14 @@ class LakeSource:
     required_columns: tuple[str, ...]
     active_within_days: int
     unique_id: str
+    # (column, DuckDB type) of every declared column with a data_type, in YAML order
+    column_types: tuple[tuple[str, str], ...] = ()
+    # the natural key, the required columns, and the columns naming whose record a row is
+    # or linking it to another (subject_key, subject_link): never read as another type
+    key_columns: tuple[str, ...] = ()
+    # columns the base model casts with safe_cast, quarantining what does not cast as
+    # unparseable_value: a file holding them as text is read even where a value does not parse
+    safe_cast_columns: tuple[str, ...] = ()
 
     @property
     def folder_in_lake(self) -> str:
@@ -52,6 +63,30 @@ class LakeSource:
         return f"{self.system}.{self.table}"
 
 
+# A declared type is written into SQL (a cast): a DuckDB type name, nothing else.
+DATA_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*(\([0-9, ]+\))?")
+KEY_FLAGS = ("subject_key", "subject_link")
+
+
+def _column_meta(column: Mapping[str, Any]) -> Mapping[str, Any]:
+    return column.get("meta") or (column.get("config") or {}).get("meta") or {}
+
+
+def _column_types(node: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+    found = []
+    for name, column in (node.get("columns") or {}).items():
+        data_type = column.get("data_type")
+        if data_type is None:
+            continue
+        if not isinstance(data_type, str) or not DATA_TYPE.fullmatch(data_type.strip()):
+            raise LakeContractError(
+                f"{where}: column {name}: data_type must be a DuckDB type name such as varchar, "
+                "bigint, decimal(12, 2) or timestamp"
+            )
+        found.append((str(name), data_type.strip().lower()))
+    return tuple(found)
+
+
 def _lake_source(node: Mapping[str, Any]) -> LakeSource:
     meta = node["meta"]
     contract = meta["lake"]
@@ -62,6 +97,22 @@ def _lake_source(node: Mapping[str, Any]) -> LakeSource:
     if not isinstance(natural_key, list) or not natural_key or None in natural_key:
         raise LakeContractError(f"{where}.natural_key must list the columns that identify a record")
     required = contract.get("required_columns") or natural_key
+    safe_cast = contract.get("safe_cast_columns") or []
+    if not isinstance(safe_cast, list) or not all(isinstance(c, str) for c in safe_cast):
+        raise LakeContractError(f"{where}.safe_cast_columns must list column names")
+    columns = node.get("columns") or {}
+    flagged = [
+        str(name)
+        for name, column in columns.items()
+        if any(_column_meta(column).get(flag) for flag in KEY_FLAGS)
+    ]
+    keys = tuple(dict.fromkeys([*natural_key, *required, *flagged]))
+    keyed = sorted(set(safe_cast) & set(keys))
+    if keyed:
+        raise LakeContractError(
+            f"{where}.safe_cast_columns: {', '.join(keyed)} is a key column, which is never "
+            "read as another type: take it off the list"
+        )
     return LakeSource(
         system=node["source_name"],
         table=node["name"],
@@ -70,7 +121,16 @@ def _lake_source(node: Mapping[str, Any]) -> LakeSource:
         required_columns=tuple(required),
         active_within_days=int(meta.get("lake_active_within_days", DEFAULT_ACTIVE_WITHIN_DAYS)),
         unique_id=node["unique_id"],
+        column_types=_column_types(node, where.removesuffix(", meta.lake")),
+        key_columns=keys,
+        safe_cast_columns=tuple(safe_cast),
     )
+
+
+def lake_source_of_node(node: Mapping[str, Any]) -> LakeSource:
+    """The contract of one source node (a manifest's, or the part of dbt's graph node the
+    macro lake_file_inspections passes to the inventory), read by the same rules."""
+    return _lake_source(node)
 
 
 def lake_sources(manifest: Mapping[str, Any]) -> list[LakeSource]:

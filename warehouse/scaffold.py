@@ -57,14 +57,16 @@ class ScaffoldError(Exception):
 
 @dataclass(frozen=True)
 class Column:
-    """A landed column: its name in the files, its Parquet type, and its name and SQL type
-    (None: kept as landed) in the base and staging models."""
+    """A landed column: its name in the files, its Parquet type, its name and SQL type
+    (None: kept as landed) in the base and staging models, and its contract type (the
+    sources YAML's data_type, a DuckDB type name; None for a nested type)."""
 
     landed: str
     parquet_type: str
     output: str
     sql_type: str | None
     is_timestamp: bool = False
+    data_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,23 @@ def sql_type(arrow_type: pa.DataType) -> str | None:
     return None
 
 
+# The DuckDB name of each cross-database type macro sql_type writes, for data_type: the
+# contract is read by the lake inventory in DuckDB (warehouse/lake_inventory.py).
+DUCKDB_NAMES = {
+    "{{ dbt.type_string() }}": "varchar",
+    "{{ dbt.type_boolean() }}": "boolean",
+    "{{ dbt.type_bigint() }}": "bigint",
+    "{{ dbt.type_timestamp() }}": "timestamp",
+}
+
+
+def contract_type(arrow_type: pa.DataType) -> str | None:
+    """The data_type the sources YAML declares for a column of this Parquet type: the type
+    the base model casts it to, as DuckDB names it; None for a nested type."""
+    cast = sql_type(arrow_type)
+    return DUCKDB_NAMES.get(cast, cast) if cast is not None else None
+
+
 def output_name(landed: str) -> str:
     """A landed column's name in the models: snake_case, a plain SQL identifier."""
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", landed)
@@ -152,6 +171,7 @@ def read_columns(path: Path) -> list[Column]:
             output=output_name(field.name),
             sql_type=sql_type(field.type),
             is_timestamp=pa.types.is_timestamp(field.type),
+            data_type=contract_type(field.type),
         )
         for field in schema
         if field.name not in (PARTITION, FILENAME, FILE_ROW_NUMBER)
@@ -173,6 +193,7 @@ PLACEHOLDER_COLUMN = Column(
     parquet_type="TODO: its Parquet type",
     output="todo_column",
     sql_type="{{ dbt.type_string() }}",
+    data_type="varchar",
 )
 
 
@@ -220,6 +241,10 @@ def indent(block: str, spaces: int) -> str:
 HIVE_TYPES = "hive_types = {{ '{{' }}'ingest_date': 'date'{{ '}}' }}"
 
 
+# The freshness filter's tolerance, escaped for the f-string below: dbt renders the var.
+FRESHNESS_TOLERANCE = "{{ var('future_partition_tolerance_days') | int }}"
+
+
 def source_block(system: str) -> str:
     """The system's source, at column 0 of the `sources:` list."""
     return f"""\
@@ -249,6 +274,9 @@ def source_block(system: str) -> str:
     freshness:
       warn_after: {{count: 2, period: day}}
       error_after: {{count: 4, period: day}}
+      # A partition dated after today (UTC) plus the tolerance is held by the lake
+      # inventory, not read: it is not the newest delivery either.
+      filter: "ingest_date <= current_date + {FRESHNESS_TOLERANCE}"
   tables:
 """
 
@@ -280,19 +308,25 @@ def table_block(table: str, columns: Sequence[Column], contract: Contract) -> st
         "  columns:",
     ]
     for column in columns:
+        lines.append(f"    - name: {scalar(column.landed)}  # {column.parquet_type}")
+        if column.data_type is not None:
+            # the contract every landed file is checked against (docs/reliability.md)
+            lines.append(f"      data_type: {scalar(column.data_type)}")
         lines += [
-            f"    - name: {scalar(column.landed)}  # {column.parquet_type}",
             "      config: {meta: {pii: }}",
             f'      description: "TODO: describe {column.landed}."',
         ]
     lines += [
         f"    - name: {PARTITION}  # date, from the Hive partition folder",
+        "      data_type: date",
         "      config: {meta: {pii: none}}",
         "      description: The Hive partition (landing day) the row was delivered in.",
         f"    - name: {FILENAME}  # varchar, added by read_parquet's filename = true",
+        "      data_type: varchar",
         "      config: {meta: {pii: none}}",
         "      description: The Parquet file the row was read from.",
         f"    - name: {FILE_ROW_NUMBER}  # bigint, added by read_parquet's file_row_number = true",
+        "      data_type: bigint",
         "      config: {meta: {pii: none}}",
         "      description: The row's position in its file, from 0.",
     ]
@@ -703,8 +737,9 @@ def next_steps(
     steps += [
         f"{paths.sources}: fill in pii (direct, quasi or none) of every column of "
         f"{system}.{table}; the PII policy refuses every dbt run until each is classified",
-        f"{paths.sources}: fill in natural_key and required_columns, {event} event_time, and "
-        "choose on_conflict (quarantine, latest or first) and delivery",
+        f"{paths.sources}: fill in natural_key and required_columns, {event} event_time, "
+        "choose on_conflict (quarantine, latest or first) and delivery, and check each "
+        "column's data_type: every landed file is checked against it (docs/reliability.md)",
         f"{paths.base}: replace todo_natural_key in the null_key rule with the natural key's "
         "columns, add the table's other hard rules to the checked CTE, and check each cast",
         f"{paths.staging}: select each pii: direct column as "

@@ -5,12 +5,14 @@
     checks are warehouse/lake_inventory.py's, called through the DuckDB function
     lake_file_inspection (warehouse/duckdb_plugin.py). Rebuilt by every run: the lake
     is the truth, and a file fixed or removed there changes its row. A file unchanged since
-    the previous run (same path, size and modification time) keeps its inspection, unless
-    the run is a --full-refresh.
-    inspected_at is when the warehouse first saw the file's current bytes (the run that
-    inspected them): daily runs rewrite the older partitions of their lookback only when a
-    file there was inspected after the model's last successful build
-    (macros/ingest_window.sql, windowed_rewrite_start).
+    the previous run (same path, size and modification time, inspected under the same checks
+    and contract) keeps its inspection, unless the run is a --full-refresh; a partition dated
+    in the future is judged again by every run.
+    inspected_at is when the warehouse first saw the file's current bytes and verdict (the
+    run that inspected them; a held future partition that becomes readable is new): daily
+    runs rewrite the older partitions of their lookback only when a file there was
+    inspected after the model's last successful build (macros/ingest_window.sql,
+    windowed_rewrite_start).
 -#}
 {%- set known_inventory = reusable_lake_inventory(load_relation(this)) %}
 
@@ -39,8 +41,10 @@ files as (
         cast(json_extract_string(inspection, '$.size_bytes') as bigint) as size_bytes,
         json_extract_string(inspection, '$.status') as status,
         json_extract_string(inspection, '$.error') as error,
+        json_extract_string(inspection, '$.rule') as quarantine_rule,
         cast(json_extract(inspection, '$.columns') as {{ dbt.type_string() }}[]) as file_columns,
-        make_timestamp(cast(json_extract(inspection, '$.modified_us') as bigint)) as modified_at
+        make_timestamp(cast(json_extract(inspection, '$.modified_us') as bigint)) as modified_at,
+        json_extract_string(inspection, '$.checks') as checks_fingerprint
     from inspections
 )
 
@@ -53,8 +57,10 @@ select
     files.size_bytes,
     files.status,
     files.error,
+    files.quarantine_rule,
     files.file_columns,
     files.modified_at,
+    files.checks_fingerprint,
     {%- if known_inventory is not none %}
         -- the same test as the reuse of an inspection (warehouse/lake_inventory.py)
         coalesce(known.inspected_at, {{ run_started_timestamp() }}) as inspected_at
@@ -64,6 +70,7 @@ select
             files.file_path = known.file_path
             and files.size_bytes = known.size_bytes
             and files.modified_at = known.modified_at
+            and files.error is not distinct from known.error
     {%- else %}
         {{ run_started_timestamp() }} as inspected_at
     from files

@@ -1,8 +1,11 @@
 {#-
-    Landed files the warehouse cannot read (docs/reliability.md): a truncated or empty
-    file, another format, a partition folder that is not ingest_date=YYYY-MM-DD, a schema
-    without the source's key, text that is not UTF-8. None of their rows reach any model;
-    fix or re-deliver the file and the next run reads it.
+    Landed files the warehouse cannot read (docs/reliability.md), each with the rule it
+    broke (warehouse/lake_inventory.py lists them): a truncated or empty file, another
+    format, a partition folder that is not ingest_date=YYYY-MM-DD or is dated in the future,
+    a schema without the source's key or with a column twice, a column of another type than
+    its contract, data DuckDB cannot read (a corrupt page, text that is not UTF-8), a value
+    that does not cast. None of their rows reach any model; fix or re-deliver the file (a
+    future partition waits for its day) and the next run reads it.
 -#}
 select
     source_system,
@@ -11,6 +14,7 @@ select
     partition_folder,
     ingest_date,
     size_bytes,
+    quarantine_rule,
     error
 from {{ ref('lake_file_inventory') }}
 where status = 'quarantined'

@@ -33,7 +33,7 @@ EXPECTED_FILE_ERRORS = {
     "events/ingest_date=2026-3-4/part-0.parquet": "partition folder 'ingest_date=2026-3-4'",
     "events/2026-03-04/part-0.parquet": "partition folder '2026-03-04'",
     f"products/ingest_date={LAST_DAY}/part-1.csv": "not a Parquet file",
-    f"customers/ingest_date={LAST_DAY}/latin1.parquet": "not valid UTF8",
+    f"customers/ingest_date={LAST_DAY}/latin1.parquet": "not valid UTF-8",
 }
 REDELIVERED = f"orders/ingest_date={LAST_DAY}/redelivered.parquet"
 HUGE = f"customers/ingest_date={LAST_DAY}/huge.parquet"

@@ -57,8 +57,13 @@ def named(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return next(item for item in items if item["name"] == name)
 
 
-def column(name: str) -> dict[str, Any]:
-    return {"name": name, "config": PII_BLANK, "description": f"TODO: describe {name}."}
+def column(name: str, data_type: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "data_type": data_type,
+        "config": PII_BLANK,
+        "description": f"TODO: describe {name}.",
+    }
 
 
 EXPECTED_CONTACTS = {
@@ -77,23 +82,27 @@ EXPECTED_CONTACTS = {
         }
     },
     "columns": [
-        column("contact_id"),
-        column("visits"),
-        column("score"),
-        column("updated_at"),
-        column("is_active"),
+        # data_type: the contract, the type the base model casts to, as DuckDB names it
+        column("contact_id", "varchar"),
+        column("visits", "bigint"),
+        column("score", "double"),
+        column("updated_at", "timestamp"),
+        column("is_active", "boolean"),
         {
             "name": "ingest_date",
+            "data_type": "date",
             "config": {"meta": {"pii": "none"}},
             "description": "The Hive partition (landing day) the row was delivered in.",
         },
         {
             "name": "filename",
+            "data_type": "varchar",
             "config": {"meta": {"pii": "none"}},
             "description": "The Parquet file the row was read from.",
         },
         {
             "name": "file_row_number",
+            "data_type": "bigint",
             "config": {"meta": {"pii": "none"}},
             "description": "The row's position in its file, from 0.",
         },
