@@ -29,7 +29,12 @@ from orchestration.lib.lake_sources import (
 )
 from orchestration.partitions import daily_partitions
 from orchestration.project import warehouse_lake_sources
-from warehouse.lake_inventory import READABLE, inspect_file, partition_folder
+from warehouse.lake_inventory import (
+    READABLE,
+    inspect_file,
+    latest_partition_date,
+    partition_folder,
+)
 from warehouse.lake_sources import LakeSource
 from warehouse.settings import lake_dir
 
@@ -71,7 +76,14 @@ def _landing_event(lake: Path, source: LakeSource, day: date) -> AssetMaterializ
     readable = [
         Path(item.path)
         for item in (
-            inspect_file(path, source.folder(lake), source.required_columns, decode=False)
+            inspect_file(
+                path,
+                source.folder(lake),
+                source.required_columns,
+                decode=False,
+                source=source,
+                latest_date=latest_partition_date(),
+            )
             for path in files
         )
         if item.status == READABLE

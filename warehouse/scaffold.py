@@ -116,7 +116,7 @@ def sql_type(arrow_type: pa.DataType) -> str | None:
     if pa.types.is_decimal(arrow_type):
         return f"decimal({arrow_type.precision}, {arrow_type.scale})"
     if pa.types.is_timestamp(arrow_type):
-        # With a time zone too: the profile's session time zone is UTC.
+        # With a time zone too: base_sql lands it through utc_timestamp, as an instant in UTC.
         return "{{ dbt.type_timestamp() }}"
     if pa.types.is_date(arrow_type):
         return "date"
@@ -436,9 +436,24 @@ def base_sql(system: str, table: str, columns: Sequence[Column], contract: Contr
         if column.sql_type is None:
             ref = quoted(column.landed)
             casts.append(f"{ref} as {column.output}" if ref != column.output else ref)
+        elif column.is_timestamp:
+            casts.append(f"{{{{ utc_timestamp('{column.landed}') }}}} as {column.output}")
         else:
             casts.append(f"cast({quoted(column.landed)} as {column.sql_type}) as {column.output}")
     typed = "".join(f"        {line},\n" for line in casts)
+    # A timestamp the reader cannot place (text in an unknown format or zone) lands as null:
+    # the row is quarantined as unparseable_value, never stored at a wrong instant.
+    timestamps = "".join(
+        f"                ('{column.landed}', 'typed.{column.output}'),\n"
+        for column in columns
+        if column.is_timestamp
+    )
+    timestamp_rule = (
+        f"            ('unparseable_value', unparseable_timestamps([\n{timestamps}"
+        "            ], 'typed._raw_record')),\n"
+        if timestamps
+        else ""
+    )
     notes = [
         f"Every landed {table} row, typed and checked against the hard rules.",
         "TODO: the rules a row must pass besides its key, added to the checked CTE, and what",
@@ -475,7 +490,7 @@ checked as (
     select
         typed.*,
         {{{{ first_failed_rule([
-            ('null_key', 'typed.{TODO_KEY_SQL} is null'),
+{timestamp_rule}            ('null_key', 'typed.{TODO_KEY_SQL} is null'),
             ('oversized_record', oversized_record('typed._raw_record')),
         ]) }}}} as _rejection_reason
     from typed

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dagster import AssetKey
 
-from warehouse.lake_inventory import partition_date
+from warehouse.lake_inventory import latest_partition_date, partition_date
 from warehouse.lake_sources import LakeSource
 
 
@@ -30,14 +30,19 @@ def raw_asset_key(source: LakeSource) -> AssetKey:
 
 
 def landed_dates(folder: Path) -> set[date]:
-    """Ingest dates with a partition folder (a real date) holding at least one Parquet file."""
+    """Ingest dates with a partition folder (a real date, not after the latest partition date
+    a run reads) holding at least one Parquet file."""
     if not folder.is_dir():
         return set()
-    # a folder not named for a day is not a partition: the inventory quarantines its files
+    latest = latest_partition_date()
+    # a folder not named for a day is not a partition, and one dated in the future is held:
+    # the inventory quarantines their files
     return {
-        date.fromisoformat(day)
+        landed
         for path in folder.iterdir()
-        if (day := partition_date(path.name)) is not None and any(path.glob("*.parquet"))
+        if (day := partition_date(path.name)) is not None
+        and (landed := date.fromisoformat(day)) <= latest
+        and any(path.glob("*.parquet"))
     }
 
 
