@@ -8,6 +8,7 @@ it makes anyway.
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from warehouse import openlineage_events
 
 
 @pytest.fixture
-def no_openlineage_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def no_openlineage_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     for name in list(os.environ):
         if name.startswith("OPENLINEAGE"):
             monkeypatch.delenv(name)
@@ -30,7 +31,12 @@ def no_openlineage_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.setenv("HOME", str(tmp_path))
     events = tmp_path / "lineage" / "events.jsonl"
     monkeypatch.setenv("WAREHOUSE_LINEAGE_EVENTS", str(events))
-    return events
+    yield events
+    # The OpenLineage client writes the transport it derived from OPENLINEAGE_URL into
+    # os.environ itself, where monkeypatch does not see it; left there, it would send the
+    # events of later tests in this process to that transport.
+    for name in [name for name in os.environ if name.startswith("OPENLINEAGE")]:
+        del os.environ[name]
 
 
 def a_start_event() -> dict:
