@@ -32,7 +32,8 @@ is its error, and its `rule`):
 13. with `decode=True`, `value_does_not_cast`: every value of a declared column casts to
     its declared type, as the base model's cast will (a value out of range, text that is
     no date), except in the contract's `safe_cast_columns`, which the base model casts
-    with safe_cast and row-quarantines as `unparseable_value`.
+    with safe_cast, and in timestamp columns, which it lands through `utc_timestamp`: both
+    row-quarantine what they cannot read as `unparseable_value`.
 
 Anything else is *quarantined*: the base models never read it, `audit.quarantined_files`
 lists it with its rule and error, and `audit.file_reconciliation` proves files landed =
@@ -80,7 +81,7 @@ PARQUET_MAGIC = b"PAR1"
 # starts before UTC's); dbt's var future_partition_tolerance_days, whose default this is.
 FUTURE_PARTITION_TOLERANCE_DAYS = 1
 # Bumped when a rule changes: every file is inspected again by the next run.
-CHECKS_VERSION = 2
+CHECKS_VERSION = 3
 # The columns read_parquet adds (hive_partitioning, filename, file_row_number): a file's
 # own column of that name would be read twice.
 READER_COLUMNS = ("ingest_date", "filename", "file_row_number")
@@ -562,7 +563,12 @@ def _inspect_contents(
             checked = [
                 (name, declared)
                 for name, declared in (source.column_types if source else ())
-                if name in types and name not in READER_COLUMNS and name not in safe
+                if name in types
+                and name not in READER_COLUMNS
+                and name not in safe
+                # the base models land timestamps through utc_timestamp, which
+                # row-quarantines what it cannot place (unparseable_value)
+                and type_kind(declared) != "timestamp"
             ]
             try:
                 failed = _values_that_do_not_cast(file, checked)
