@@ -138,6 +138,25 @@
         or count(*) > max(accounted.files_accounted)
 {%- endmacro %}
 
+{# The first day of the lake window whose rows are not accounted for, or none. #}
+{% macro first_unaccounted_lake_day(source) -%}
+    {{ return(run_query(
+        "select cast(min(ingest_date) as varchar) from ("
+        ~ unaccounted_lake_days(source, since=lake_window_start()) ~ ") as days"
+    ).columns[0].values()[0]) }}
+{%- endmacro %}
+
+{#
+    The lake source the model a hook runs on stages, or none: while parsing, on anything
+    but a model, and on a model that stages no lake source (a base_ model, for one).
+#}
+{% macro hooked_lake_source() -%}
+    {%- if not execute or model.resource_type != 'model' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(staged_lake_source(model)) }}
+{%- endmacro %}
+
 {#
     The first ingest date a staging model rewrites: its incremental_window_start(), or an
     earlier day of the lake window whose rows are not accounted for, so that no landed
@@ -148,10 +167,7 @@
     {%- if not is_incremental() -%}
         {{ return(start) }}
     {%- endif -%}
-    {%- set earliest = run_query(
-        "select cast(min(ingest_date) as varchar) from ("
-        ~ unaccounted_lake_days(source, since=lake_window_start()) ~ ") as days"
-    ).columns[0].values()[0] -%}
+    {%- set earliest = first_unaccounted_lake_day(source) -%}
     {%- if earliest is none or earliest >= start -%}
         {{ return(start) }}
     {%- endif -%}
@@ -168,10 +184,7 @@
     again, and a run that fails leaves them unaccounted, never stale.
 #}
 {% macro open_lake_accounting() -%}
-    {%- if not execute or model.resource_type != 'model' -%}
-        {{ return('') }}
-    {%- endif -%}
-    {%- set source = staged_lake_source(model) -%}
+    {%- set source = hooked_lake_source() -%}
     {%- if source is none -%}
         {{ return('') }}
     {%- endif -%}
@@ -192,17 +205,11 @@
     is still unaccounted (it lies before this run's window).
 #}
 {% macro reconcile_lake_deliveries() -%}
-    {%- if not execute or model.resource_type != 'model' -%}
-        {{ return('') }}
-    {%- endif -%}
-    {%- set source = staged_lake_source(model) -%}
+    {%- set source = hooked_lake_source() -%}
     {%- if source is none -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set start = run_query(
-        "select cast(min(ingest_date) as varchar) from ("
-        ~ unaccounted_lake_days(source, since=lake_window_start()) ~ ") as days"
-    ).columns[0].values()[0] -%}
+    {%- set start = first_unaccounted_lake_day(source) -%}
     {%- if start is not none -%}
         {%- do account_for_deliveries(source, staged_base_relation(source), start) -%}
     {%- endif -%}
